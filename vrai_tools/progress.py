@@ -1,6 +1,7 @@
 """The one progress helper every long command uses."""
 from __future__ import annotations
 
+import sys
 from typing import Iterable, Iterator, TypeVar
 
 import click
@@ -13,6 +14,6 @@ def progress(iterable: Iterable[T], label: str, quiet: bool = False, length: int
     if quiet:
         yield from iterable
         return
-    with click.progressbar(iterable, label=label, length=length, file=click.get_text_stream("stderr"),
+    with click.progressbar(iterable, label=label, length=length, file=sys.stderr,
                            show_eta=True, show_pos=True) as bar:
         yield from bar
