@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from .annotations import ClipAnnotations
 from .detections import PartDetections
+from .human_eval import HumanEvalResults
 from .manifest import Manifest
 from .matching import PairMatching
 from .results import ReidMetrics
@@ -19,6 +20,7 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
     "split": Split,
     "part-detections": PartDetections,
     "reid-metrics": ReidMetrics,
+    "human-eval-results": HumanEvalResults,
 }
 
 

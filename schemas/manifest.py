@@ -63,7 +63,7 @@ class LocationPair(VraiModel):
 class Manifest(VraiModel):
     schema_version: Literal[1] = 1
     name: str
-    source: Literal["video", "synthetic", "vrai-release"] = "video"
+    source: Literal["video", "synthetic", "vrai-release", "market1501"] = "video"  # last two: imported loose images
     sample_every: Seconds | None = 0.5
     pairs: list[LocationPair] = Field(default_factory=list)
     clips: list[Clip] = Field(default_factory=list)
