@@ -116,7 +116,6 @@ def stage_tables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def open_stage_window(qtbot, monkeypatch: pytest.MonkeyPatch, root: Path, stage: str, *extra: str, pair: str = PAIR):
-                      *extra: str):
     """The real main window, as ``vrai-annotate ROOT --clip PAIR --stage STAGE`` starts it."""
     from tests.annotator_fixtures import open_window
 

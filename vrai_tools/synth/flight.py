@@ -120,8 +120,12 @@ def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
 
 
 def make_flight(rng: np.random.Generator, altitude: float, heading: float, x: float, y: float, seconds: float,
-                road_angle: float) -> Flight:
-    """A flight over (x, y): hover, cruise along the road, or rotate in place; sometimes climbing."""
+                road_angle: float, max_climb: float = 10.0) -> Flight:
+    """A flight over (x, y): hover, cruise along the road, or rotate in place; sometimes climbing.
+
+    ``max_climb`` caps the climb amplitude, so that the two drones of a pair, which fly at
+    different heights on purpose, never climb or sink into each other's altitude band.
+    """
     mode = str(rng.choice(["hover", "cruise", "rotate"], p=[0.4, 0.35, 0.25]))
     kw: dict[str, float] = {}
     if mode == "cruise":
@@ -134,7 +138,7 @@ def make_flight(rng: np.random.Generator, altitude: float, heading: float, x: fl
     lo, hi = ALTITUDE_RANGE
     if rng.uniform() < 0.3:  # climb or sink slowly, staying inside the VRAI altitude range
         room = min(altitude - lo, hi - altitude) - 0.5
-        amp = min(_uniform(rng, 2.0, 10.0), max(0.0, room))
+        amp = min(_uniform(rng, 2.0, 10.0), max(0.0, room), max_climb)
         if amp > 0.5:
             omega = _uniform(rng, 0.3, 0.8) / amp  # at most 0.8 m/s vertical speed
             kw.update(climb_amp=amp, climb_omega=omega, climb_phase=_uniform(rng, 0, 2 * math.pi))

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .render import ClipRenderer
 
 Progress = Callable[[Iterator[None], int, str], None]  # (ticks, total, label)
+MIN_ALTITUDE_GAP = 8.0  # metres between the two drones of a pair, at every moment
 PROCESS_THRESHOLD = 200_000_000  # pixels x frames of all clips above which clips render in parallel processes
 METADATA_PROCESS_THRESHOLD = 500_000  # pairs x vehicles x seconds above which --no-video pairs run in processes
 
@@ -96,7 +97,7 @@ def build_pair(config: SynthConfig, catalog: Catalog, index: int) -> PairWorld:
     vehicles = {vid: sample_vehicle(vrng, catalog, vid) for vid in range(first, first + config.vehicles_per_pair)}
     while True:  # the two drones fly at clearly different heights (different vehicle scales)
         alts = [float(v) for v in rng.uniform(18.0, 77.0, 2)]
-        if abs(alts[0] - alts[1]) >= 10.0:
+        if abs(alts[0] - alts[1]) >= MIN_ALTITUDE_GAP + 2.0:
             break
     heading_a = float(rng.uniform(0, 2 * math.pi))
     headings = [heading_a, heading_a + math.radians(float(rng.uniform(30, 330)))]
@@ -109,6 +110,7 @@ def build_pair(config: SynthConfig, catalog: Catalog, index: int) -> PairWorld:
     refs = predicted_samples(n, config.fps, config.every)
     cam = Camera(config.width, config.height)
     plans, looks, homes = {}, {}, {}
+    max_climb = (abs(alts[0] - alts[1]) - MIN_ALTITUDE_GAP - 1.0) / 2  # wobble takes up to 0.25 m each
     for ci, letter in enumerate("AB"):
         scene = make_scene(rng, alts[ci] - 10.0)
         u = (math.cos(scene.road_angle), math.sin(scene.road_angle))
@@ -119,7 +121,7 @@ def build_pair(config: SynthConfig, catalog: Catalog, index: int) -> PairWorld:
         if scene.kind == "parking" and scene.lot is not None:  # lean towards the lot
             across += math.copysign(min(0.3 * half, 6.0), scene.lot[2])
         x, y = along * u[0] + across * nrm[0], along * u[1] + across * nrm[1]
-        flight: Flight = make_flight(rng, alts[ci], headings[ci], x, y, S, scene.road_angle)
+        flight: Flight = make_flight(rng, alts[ci], headings[ci], x, y, S, scene.road_angle, max_climb)
         sync = 0.0 if letter == "A" else round(float(rng.uniform(0, min(2.0, 0.1 * S))), 3)
         plans[letter] = ClipPlan(clip_id=f"{pid}-{letter}", pair_id=pid, camera=letter, scene=scene, flight=flight,
                                  cam=cam, sync_offset=sync, sample_times=tuple(r.video_frame / config.fps for r in refs),
