@@ -20,6 +20,20 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> 
     assert sorted(p.name for p in target.parent.iterdir()) == ["doc.json"]
 
 
+def test_atomic_write_gives_shared_datasets_normal_permissions(tmp_path: Path) -> None:
+    """Other annotators must be able to read what one of them saved (mkstemp alone gives 0600)."""
+    from vrai_tools import storage
+
+    new = tmp_path / "new.json"
+    atomic_write_text(new, "x")
+    assert new.stat().st_mode & 0o777 == 0o666 & ~storage._UMASK
+    kept = tmp_path / "kept.json"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    atomic_write_text(kept, "new")
+    assert kept.read_text() == "new" and kept.stat().st_mode & 0o777 == 0o640  # a rewrite keeps the file's mode
+
+
 def test_failed_write_keeps_old_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "doc.json"
     atomic_write_text(target, "old")

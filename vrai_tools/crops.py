@@ -20,7 +20,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from .dataset import DatasetRoot
 from .errors import UnsafePathError, VraiToolsError
 from .index import DatasetIndex, InstanceRecord, load_index
 from .progress import progress
-from .storage import atomic_write_text
+from .storage import atomic_write_text, temp_beside
 
 PixelBox = tuple[int, int, int, int]
 INDEX_NAME = "index.json"
@@ -97,8 +96,7 @@ class JobResult:
 def _replace(path: Path, data: bytes) -> None:
     """Write-then-rename, without the fsync of storage.atomic_write_bytes: crops are
     rebuildable, and an fsync per crop would dominate at 137k crops."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

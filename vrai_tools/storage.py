@@ -31,10 +31,40 @@ from .errors import (
 M = TypeVar("M", bound=BaseModel)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
+def _read_umask() -> int:
+    umask = os.umask(0o022)  # the only way to read it; done once, at import, before any thread
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
+def file_mode(path: Path) -> int:
+    """The permissions a rewrite of ``path`` should get: the file's own if it exists, else
+    what ``open()`` would give under the umask. ``mkstemp`` makes 0600 files, which would
+    lock the other annotators of a shared dataset out of every file we ever rewrote."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file in ``path``'s folder (same file system, so the rename is atomic)
+    with the permissions ``path`` should end up with."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, file_mode(path))
+    except OSError:
+        pass  # a file system without permissions (e.g. FAT on a USB disk)
+    return fd, tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
