@@ -88,6 +88,14 @@ def test_malformed_json_gives_line_and_column(root: Path) -> None:
     assert "annotations/p1-A.json: malformed JSON at line" in result.output and "column" in result.output
 
 
+def test_an_unreadable_clip_file_is_one_problem_not_a_cascade(root: Path) -> None:
+    """Tracklets and splits naming its instances are not also reported as missing them."""
+    (root / ANN).write_text("{ not json")
+    report = validate_root(root)
+    problems = [str(p) for p in report.problems]
+    assert len(problems) == 1 and problems[0].startswith("annotations/p1-A.json: malformed JSON"), problems
+
+
 def test_vehicle_twice_in_one_frame(root: Path) -> None:
     # give vehicle 1 a second tracklet in camera A whose instance shares frame 0 with its first tracklet
     edit(root / ANN, lambda d: d["instances"].append(

@@ -105,11 +105,13 @@ def _validate(root: Path, check_files: bool) -> ValidationReport:
 
     instances: dict[str, _InstanceInfo] = {}
     annotations: dict[str, ClipAnnotations] = {}
+    unreadable: set[str] = set()  # clips whose annotation file was refused: their keys are unknown, not missing
     for path in sorted((ds.root / "annotations").glob("*.json")):
         try:
             ann = load_model(path, ClipAnnotations)
         except DatasetFileError as e:
             report.add_error(e)
+            unreadable.add(path.stem)
             continue
         if ann.clip_id != path.stem:
             report.add(path, "clip_id", f"{ann.clip_id!r} does not match the file name {path.stem!r}")
@@ -136,7 +138,7 @@ def _validate(root: Path, check_files: bool) -> ValidationReport:
             report.add(path, "pair_id", f"pair {matching.pair_id!r} is not in dataset.json")
             continue
         matchings[matching.pair_id] = matching
-        _check_matching(report, path, matching, manifest, instances, vehicle_pairs, vehicle_instances)
+        _check_matching(report, path, matching, manifest, instances, vehicle_pairs, vehicle_instances, unreadable)
 
     for path in sorted((ds.root / "splits").glob("*.json")):
         try:
@@ -144,7 +146,7 @@ def _validate(root: Path, check_files: bool) -> ValidationReport:
         except DatasetFileError as e:
             report.add_error(e)
             continue
-        _check_split(report, path, split, instances, vehicle_instances)
+        _check_split(report, path, split, instances, vehicle_instances, unreadable)
 
     _summarise(report, manifest, annotations, matchings, instances, vehicle_instances)
     return report
@@ -215,6 +217,7 @@ def _check_matching(
     instances: dict[str, _InstanceInfo],
     vehicle_pairs: dict[int, str],
     vehicle_instances: dict[int, list[str]],
+    unreadable: set[str],
 ) -> None:
     pair_clips = {c.id for c in manifest.clips if c.pair == matching.pair_id}
     tracklet_frames: dict[str, list[int]] = {}
@@ -225,7 +228,8 @@ def _check_matching(
         for ki, key in enumerate(t.instances):
             info = instances.get(key)
             if info is None:
-                report.add(path, f"tracklets[{ti}].instances[{ki}]", f"instance {key!r} does not exist")
+                if clip_of_key(key) not in unreadable:  # else its file's own error says it all
+                    report.add(path, f"tracklets[{ti}].instances[{ki}]", f"instance {key!r} does not exist")
                 continue
             if frames and info.frame <= frames[-1]:
                 what = "twice in frame" if info.frame == frames[-1] else "out of time order at frame"
@@ -260,6 +264,7 @@ def _check_split(
     split: Split,
     instances: dict[str, _InstanceInfo],
     vehicle_instances: dict[int, list[str]],
+    unreadable: set[str],
 ) -> None:
     if split.name != path.stem:
         report.add(path, "name", f"{split.name!r} does not match the file name {path.stem!r}")
@@ -276,7 +281,8 @@ def _check_split(
         expected = train_v if name == "train" else test_v
         for i, key in enumerate(getattr(split, name)):
             if key not in instances:
-                report.add(path, f"{name}[{i}]", f"instance {key!r} does not exist")
+                if clip_of_key(key) not in unreadable:
+                    report.add(path, f"{name}[{i}]", f"instance {key!r} does not exist")
             elif (labelled or name == "train") and owner.get(key) not in expected:
                 report.add(path, f"{name}[{i}]", f"instance {key!r} belongs to vehicle {owner.get(key)}, not a {'train' if name == 'train' else 'test'} vehicle")
     if not labelled:
