@@ -7,8 +7,13 @@ duplicate keys at start-up, because a key bound twice silently does nothing in Q
 A row's ``scope`` is ``"app"`` (always active) or a stage id (active only while that
 stage's view is shown). Two stages may reuse a key; an app key may not be reused.
 Handlers are method names: on the main window for app rows, on the stage view otherwise.
-Later stages add their rows here, so Help → Shortcuts and the duplicate check see
-everything.
+Every stage's rows are spliced in here from its ``keys`` module (plain data, importing
+nothing from the app, so there is no import cycle), so Help → Shortcuts and the
+duplicate check see everything.
+
+The human-performance test (``--human-eval``) has a window of its own
+(:data:`OWN_WINDOW`): the app rows do not exist there, so its keys are checked against
+each other only (its ``Ctrl+Z`` takes the last answer back).
 """
 from __future__ import annotations
 
@@ -21,7 +26,14 @@ from PyQt6.QtGui import QKeySequence
 
 from vrai_tools.errors import VraiToolsError
 
+from .attributes import keys as attribute_keys
+from .human_eval import keys as human_eval_keys
+from .matching import keys as matching_keys
+from .parts import keys as part_keys
+
 APP = "app"
+# Scopes whose actions live in a window of their own, without the main window's app rows.
+OWN_WINDOW: frozenset[str] = frozenset({human_eval_keys.SCOPE})
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     _row("corners.zoom_in", "Zoom in", ("Ctrl++", "Ctrl+="), "zoom_in", C, "View"),
     _row("corners.zoom_out", "Zoom out", "Ctrl+-", "zoom_out", C, "View"),
     _row("corners.fit", "Fit frame in window", "F", "fit", C, "View"),
+    # stage 2: cross-camera matching
+    *(_row(i, t, k, h, matching_keys.SCOPE, m) for i, t, k, h, m in matching_keys.MATCHING_ROWS),
+    # stage 3: attributes
+    *(_row(*r) for r in attribute_keys.ROWS),
+    # stage 4: discriminative parts
+    *(_row(*r) for r in part_keys.ROWS),
+    # the human-performance test (its own window: vrai-annotate --human-eval)
+    *(_row(*r) for r in human_eval_keys.ROWS),
 )
 
 # Gestures that are not keys, listed beside the table in Help → Shortcuts.
@@ -82,6 +102,9 @@ MOUSE_GESTURES: dict[str, tuple[tuple[str, str], ...]] = {
         ("Wheel", "Zoom under the mouse"),
         ("Space + drag, middle drag", "Pan"),
     ),
+    matching_keys.SCOPE: matching_keys.MATCHING_GESTURES,
+    attribute_keys.SCOPE: attribute_keys.GESTURES,
+    part_keys.SCOPE: part_keys.GESTURES,
 }
 
 
@@ -121,6 +144,15 @@ def load_keymap(path: Path) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def _clash(scope: str, other: str) -> bool:
+    """Whether one key bound in both scopes would be live twice at once."""
+    if scope == other:
+        return True
+    if APP not in (scope, other):
+        return False  # two stages: only the shown one's keys are enabled
+    return not OWN_WINDOW & {scope, other}  # app keys are everywhere in the main window, nowhere else
+
+
 def resolve_bindings(
     overrides: Mapping[str, tuple[str, ...]] | None = None,
     actions: Iterable[ActionSpec] = ACTIONS,
@@ -142,7 +174,7 @@ def resolve_bindings(
         bindings[a.id] = norm
         for key in norm:
             for other in users.setdefault(key, []):
-                if other.scope == a.scope or APP in (other.scope, a.scope):
+                if _clash(other.scope, a.scope):
                     raise KeymapError(f"{source}: key {key!r} is bound to both {other.id!r} and {a.id!r}")
             users[key].append(a)
     return bindings

@@ -52,6 +52,8 @@ class Autosaver(QObject):
         self._timer.timeout.connect(self.save_async)
         self._in_flight = False
         doc.changed.connect(self._schedule)
+        if not doc.is_saved:  # changed while loading (tracklets built, a new results file): save that too
+            self._schedule()
 
     def _schedule(self, delay: int | None = None) -> None:
         if not self._timer.isActive() and not self.doc.read_only:

@@ -16,7 +16,7 @@ from vrai_tools.dataset import DatasetRoot
 from vrai_tools.errors import LockedError, VraiToolsError
 from vrai_tools.storage import FileLock
 
-from .actions import ACTIONS, APP, ActionSpec
+from .actions import ACTIONS, APP, OWN_WINDOW, ActionSpec
 from .autosave import Autosaver
 from .document import BaseDocument
 from .overview import OverviewView
@@ -25,6 +25,7 @@ from .stages import STAGES, StageSpec, stage
 from .stages.base import StageView
 
 MENU_ORDER = ("File", "Edit", "Frame", "Vehicle", "View", "Help")
+SHORTCUT_TITLES = {"human_eval": "Human test (--human-eval)"}  # Help → Shortcuts' names of the other windows
 STATUS_MS = 6000
 
 
@@ -80,16 +81,19 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ actions
     def _build_actions(self) -> None:
         last = MENU_ORDER[-1]
-        names = dict.fromkeys([*MENU_ORDER[:-1], *(a.menu for a in ACTIONS if a.menu and a.menu != last), last])
+        mine = [a for a in ACTIONS if a.scope not in OWN_WINDOW]  # the human test's keys live in its own window
+        names = dict.fromkeys([*MENU_ORDER[:-1], *(a.menu for a in mine if a.menu and a.menu != last), last])
         for name in names:  # stages' own menus go before Help
             self.menus[name] = self.menuBar().addMenu(name)
-        for spec in ACTIONS:
+        self.specs: dict[str, ActionSpec] = {}
+        for spec in mine:
             act = QAction(spec.text, self)
             act.setShortcuts([QKeySequence(k) for k in self.bindings.get(spec.id, ())])
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             act.triggered.connect(partial(self._dispatch, spec))
             self.addAction(act)
             self.actions_by_id[spec.id] = act
+            self.specs[spec.id] = spec
             if spec.menu:
                 self.menus[spec.menu].addAction(act)
 
@@ -101,7 +105,7 @@ class MainWindow(QMainWindow):
 
     def _enable_stage_actions(self, stage_id: str | None) -> None:
         """Only the shown stage's keys are live, so stages may reuse keys without ambiguity."""
-        for spec in ACTIONS:
+        for spec in self.specs.values():
             if spec.scope != APP:
                 self.actions_by_id[spec.id].setEnabled(spec.scope == stage_id)
         for menu in self.menus.values():
@@ -276,6 +280,6 @@ class MainWindow(QMainWindow):
         self.undo_group.redo()
 
     def show_shortcuts(self) -> None:
-        titles = {APP: "Everywhere", **{s.id: s.title for s in STAGES}}
+        titles = {APP: "Everywhere", **{s.id: s.title for s in STAGES}, **SHORTCUT_TITLES}
         self._shortcuts = ShortcutsDialog(self.bindings, titles, self)
         self._shortcuts.show()

@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (
 from vrai_tools.dataset import DatasetRoot
 
 from .progress import PROGRESS_STAGES, PairProgress, dataset_progress
-from .stages import STAGES
+from .stages import STAGES, stage
 
 COLUMNS = ["Pair / clip", "Camera", "Frames", "Corners", "Matching", "Attributes", "Parts"]
 TARGET = Qt.ItemDataRole.UserRole  # (unit, id) of a row
@@ -144,19 +144,28 @@ class OverviewView(QWidget):
                     return row
         return None
 
-    def _target(self) -> tuple[str, str] | None:
+    def _target(self, unit: str) -> str | None:
+        """The selected row's clip or pair for a stage working on ``unit``; a clip row stands for its pair too."""
         item = self.tree.currentItem()
-        return item.data(0, TARGET) if item is not None else None
+        if item is not None and unit == "pair" and item.parent() is not None:
+            item = item.parent()
+        if item is None:
+            return None
+        kind, target = item.data(0, TARGET)
+        return target if kind == unit else None
 
     def _update_buttons(self, *_: object) -> None:
-        target = self._target()
         for spec in STAGES:
-            self.buttons[spec.id].setEnabled(target is not None and target[0] == spec.unit)
+            target = self._target(spec.unit)
+            button = self.buttons[spec.id]
+            button.setEnabled(target is not None)
+            button.setToolTip(f"Open {spec.unit} {target} in stage {spec.title}" if target else
+                              f"Select a {spec.unit} first")
 
     def _open_selected(self, stage_id: str) -> None:
-        target = self._target()
+        target = self._target(stage(stage_id).unit)
         if target is not None:
-            self.openRequested.emit(stage_id, target[1])
+            self.openRequested.emit(stage_id, target)
 
     def _activated(self, item: QTreeWidgetItem, column: int) -> None:
         unit, target = item.data(0, TARGET)

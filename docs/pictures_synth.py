@@ -19,7 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from picture_tools import save_png  # noqa: E402
 
 from vrai_tools.synth import SynthConfig, generate, load_truth  # noqa: E402
 
@@ -45,8 +47,8 @@ def frame_picture(root: Path, truth: dict, out: Path) -> None:
             cv2.rectangle(img, (int(b[0]), int(b[1])), (int(round(b[2])), int(round(b[3]))), (255, 60, 255), 1)
         cv2.putText(img, str(inst["vehicle"]), (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
                     cv2.LINE_AA)
-    cv2.imwrite(str(out), img)
-    print(f"wrote {out} ({cid} frame {frame}, {int(counts[frame])} vehicles)")
+    save_png(img, out)
+    print(f"wrote {out} ({cid} frame {frame}, {int(counts[frame])} vehicles, {out.stat().st_size // 1000} KB)")
 
 
 def _crop(root: Path, cid: str, inst: dict) -> np.ndarray:
@@ -93,7 +95,7 @@ def lookalike_picture(root: Path, truth: dict, out: Path, rows: int = 5, per_cam
     for k, cam in enumerate("AB"):
         x = 110 + k * per_camera * CELL + per_camera * CELL // 2 - 40
         cv2.putText(head, f"camera {cam}", (x, 27), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.imwrite(str(out), np.vstack([head, body]))
+    save_png(np.vstack([head, body]), out)
     a = members[0]["attributes"]
     print(f"wrote {out} ({len(members)} look-alikes: {a['color']} {a['type']}, model {look.split('/')[0]})")
 

@@ -3,10 +3,8 @@
 A synthetic dataset (``vrai-tools synth``: real MP4s, frames, corners and matching
 filled, attributes and parts left to annotate, the truth in ``synth_truth.json``) is
 generated once per test session and copied for each test, so every test edits its
-own files. ``open_stage_window`` starts the real main window; while the shell's stage
-and action tables do not list stages 3 and 4 yet, it adds them for the test the way
-the shell will (see the report's lines for ``annotator/stages/__init__.py`` and
-``annotator/actions.py``).
+own files. ``open_stage_window`` starts the real main window with the real command
+line, so the shell's own stage table, action table and option parsing are what is tested.
 """
 from __future__ import annotations
 
@@ -83,56 +81,17 @@ def eval_root(eval_template: Path, tmp_path: Path) -> Path:
 # ----------------------------------------------------------------------------- the real shell
 
 
-def stage_tables(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make sure the shell lists stages 3 and 4 and their keys (a no-op once the shell does)."""
-    import annotator.actions as actions
-    import annotator.main_window as main_window
-    import annotator.overview as overview
-    import annotator.shortcuts_dialog as shortcuts_dialog
-    import annotator.stages as stages
-    from annotator.attributes import keys as attribute_keys
-    from annotator.attributes import stage as attribute_stage
-    from annotator.parts import keys as part_keys
-    from annotator.parts import stage as part_stage
-
-    have = {s.id for s in stages.STAGES}
-    new_specs = tuple(stages.StageSpec(m.ID, m.TITLE, m.UNIT, m.make_view, m.load, m.files)  # type: ignore[arg-type]
-                      for m in (attribute_stage, part_stage) if m.ID not in have)
-    if new_specs:
-        specs = stages.STAGES + new_specs
-        for module in (stages, main_window, overview):
-            monkeypatch.setattr(module, "STAGES", specs)
-    known = {a.id for a in actions.ACTIONS}
-    rows = [r for r in (*attribute_keys.ROWS, *part_keys.ROWS) if r[0] not in known]
-    if rows:
-        table = actions.ACTIONS + tuple(actions._row(*r) for r in rows)
-        for module in (actions, main_window, shortcuts_dialog):
-            monkeypatch.setattr(module, "ACTIONS", table)
-        monkeypatch.setattr(actions.resolve_bindings, "__defaults__", (None, table, "built-in keymap"))
-        gestures = dict(actions.MOUSE_GESTURES)
-        gestures.setdefault("attributes", attribute_keys.GESTURES)
-        gestures.setdefault("parts", part_keys.GESTURES)
-        monkeypatch.setattr(actions, "MOUSE_GESTURES", gestures)
-
-
 def open_stage_window(qtbot, monkeypatch: pytest.MonkeyPatch, root: Path, stage: str, *extra: str, pair: str = PAIR):
-    """The real main window, as ``vrai-annotate ROOT --clip PAIR --stage STAGE`` starts it."""
+    """The real main window, as ``vrai-annotate ROOT --pair PAIR --stage STAGE [EXTRA...]`` starts it."""
+    from annotator.attributes import options as attribute_options
+    from annotator.matching import options as matching_options
+    from annotator.parts import options as part_options
     from tests.annotator_fixtures import open_window
 
-    import argparse
-
-    from annotator.attributes import options as attribute_options
-    from annotator.parts import options as part_options
-
-    stage_tables(monkeypatch)
-    parser = argparse.ArgumentParser()  # what the app's parser will add (see the report)
-    monkeypatch.setattr(attribute_options, "MODEL_RUN", None)  # restored after the test
-    monkeypatch.setattr(part_options, "DETECTOR", None)
-    for module in (attribute_options, part_options):
-        module.add_arguments(parser)
-    known, _ = parser.parse_known_args(list(extra))
-    for module in (attribute_options, part_options):
-        module.apply(known)
+    # the app sets these from the command line; put back what was there once the test is over
+    monkeypatch.setattr(attribute_options, "MODEL_RUN", attribute_options.MODEL_RUN)
+    monkeypatch.setattr(matching_options, "MODEL_RUN", matching_options.MODEL_RUN)
+    monkeypatch.setattr(part_options, "DETECTOR", part_options.DETECTOR)
     window = open_window(qtbot, root, pair, "tester", "--stage", stage, *extra)
     assert window.current_stage == stage, "the stage did not open (see the status bar)"
     return window

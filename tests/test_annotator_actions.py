@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 from annotator.actions import (  # noqa: E402
     ACTIONS,
     APP,
+    OWN_WINDOW,
     KeymapError,
     load_keymap,
     resolve_bindings,
@@ -19,7 +20,7 @@ from annotator.actions import (  # noqa: E402
 )
 from annotator.app import main  # noqa: E402
 from annotator.main_window import MainWindow  # noqa: E402
-from annotator.stages import STAGES, stage  # noqa: E402
+from annotator.stages import STAGES  # noqa: E402
 from tests.annotator_fixtures import annotator_env, synth_clip  # noqa: E402,F401
 
 
@@ -27,11 +28,18 @@ def test_default_table_has_unique_ids_keys_and_real_handlers() -> None:
     assert len({a.id for a in ACTIONS}) == len(ACTIONS)
     bindings = resolve_bindings()
     assert bindings["corners.next_frame"] == ("D",) and bindings["app.redo"][0] == "Ctrl+Shift+Z"
-    stage_ids = {s.id for s in STAGES}
+    from annotator.attributes.view import AttributesView
+    from annotator.human_eval.window import HumanEvalWindow
+    from annotator.matching.view import MatchingView
+    from annotator.parts.view import PartsView
+    from annotator.stages.corners.view import CornersView
+
+    owners = {APP: MainWindow, "corners": CornersView, "matching": MatchingView, "attributes": AttributesView,
+              "parts": PartsView, "human_eval": HumanEvalWindow}
+    assert set(owners) == {APP, *(s.id for s in STAGES), *OWN_WINDOW}
     for a in ACTIONS:
-        assert a.scope == APP or a.scope in stage_ids, a.id
-        owner = MainWindow if a.scope == APP else stage(a.scope).view
-        assert callable(getattr(owner, a.handler, None)), f"{a.id}: no handler {a.handler}"
+        assert a.scope in owners, a.id
+        assert callable(getattr(owners[a.scope], a.handler, None)), f"{a.id}: no handler {a.handler}"
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -1,45 +1,17 @@
 """End to end: the real main window on the matching stage, driven by keys and clicks, checked on disk."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import QPoint, Qt
 
-from annotator.matching.document import MatchingDocument
-from annotator.matching.keys import MATCHING_ROWS, SCOPE
+from annotator.matching.keys import SCOPE
 from annotator.matching.view import MatchingView
 from tests.annotator_fixtures import annotator_env, open_window  # noqa: F401  (fixture)
 from tests.matching_fixtures import CLIP_A, CLIP_B, PAIR, PairData, make_pair_dataset, read_matching
 
 KEYS = {str(k): getattr(Qt.Key, f"Key_{k}") for k in range(10)}
-
-
-@pytest.fixture
-def matching_stage(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register stage 2 with the shell the way ``annotator/stages`` and ``annotator/actions`` will list it.
-
-    A no-op once the shell lists the stage itself.
-    """
-    import annotator.actions as actions
-    import annotator.app as app
-    import annotator.main_window as main_window
-    import annotator.overview as overview
-    import annotator.stages as stages
-
-    if any(s.id == SCOPE for s in stages.STAGES):
-        return
-    spec = stages.StageSpec(SCOPE, "2 · Cross-camera matching", "pair", MatchingView, MatchingDocument.load,
-                            lambda root, pair_id: [root.matching_path(pair_id)])
-    all_stages = (*stages.STAGES, spec)
-    for module in (stages, main_window, overview):
-        monkeypatch.setattr(module, "STAGES", all_stages)
-    rows = tuple(actions.ActionSpec(i, t, k, h, SCOPE, m) for i, t, k, h, m in MATCHING_ROWS)
-    all_actions = (*actions.ACTIONS, *rows)
-    for module in (actions, main_window):
-        monkeypatch.setattr(module, "ACTIONS", all_actions)
-    monkeypatch.setattr(app, "resolve_bindings", functools.partial(actions.resolve_bindings, actions=all_actions))
 
 
 @pytest.fixture
@@ -64,7 +36,7 @@ def _press(qtbot, view: MatchingView, key: str) -> None:
     qtbot.keyClick(view, KEYS[key] if key in KEYS else getattr(Qt.Key, f"Key_{key}"))
 
 
-def test_match_a_pair_by_keys_and_find_it_on_disk(qtbot, annotator_env, matching_stage, data: PairData) -> None:
+def test_match_a_pair_by_keys_and_find_it_on_disk(qtbot, annotator_env, data: PairData) -> None:
     window, view = _open(qtbot, data)
     assert view.camera == "A" and view.query is not None
     seen = set()
@@ -106,8 +78,7 @@ def test_match_a_pair_by_keys_and_find_it_on_disk(qtbot, annotator_env, matching
     assert not (data.root / "matching" / f"{PAIR}.json.lock").exists()
 
 
-def test_undo_brings_the_query_back_and_review_lists_vehicles(qtbot, annotator_env, matching_stage,
-                                                             data: PairData) -> None:
+def test_undo_brings_the_query_back_and_review_lists_vehicles(qtbot, annotator_env, data: PairData) -> None:
     window, view = _open(qtbot, data)
     first = view.query
     if not any(_car(data, view, t) == _car(data, view, first) for t in view.ranked):
@@ -140,19 +111,20 @@ def test_undo_brings_the_query_back_and_review_lists_vehicles(qtbot, annotator_e
     assert read_matching(data.root)["vehicles"] == []
 
 
-def test_click_a_crop_split_the_query_then_link_by_click(qtbot, annotator_env, matching_stage,
-                                                        data: PairData) -> None:
+def test_click_a_crop_split_the_query_then_link_by_click(qtbot, annotator_env, data: PairData) -> None:
     window, view = _open(qtbot, data)
     q = view.query
     keys = list(view.doc.tracklet(q).instances)
     qtbot.waitUntil(lambda: all(view.service.image(k) is not None for k in view.query_strip.keys), timeout=10000)
-    rects = dict(view.query_strip._rects())
-    target = keys[2]
+    rects = dict(view.query_strip._rects())  # the crops on screen, each drawn whole
+    assert all(view.query_strip.rect().contains(r.toRect()) for r in rects.values())
+    target = next(k for k in keys[2:] if k in rects)  # a crop after the second, as drawn
+    cut = keys.index(target)
     qtbot.mouseClick(view.query_strip, Qt.MouseButton.LeftButton, pos=rects[target].center().toPoint())
     assert view.query_strip.selected == target
     _press(qtbot, view, "K")
-    assert view.doc.tracklet(q).instances == keys[:2]
-    tail = next(t.id for t in view.doc.matching.tracklets if t.instances == keys[2:])
+    assert view.doc.tracklet(q).instances == keys[:cut]
+    tail = next(t.id for t in view.doc.matching.tracklets if t.instances == keys[cut:])
     assert tail in view.neighbour_rows  # offered back for a merge
     _press(qtbot, view, "M")
     assert view.doc.tracklet(q).instances == keys
@@ -166,7 +138,7 @@ def test_click_a_crop_split_the_query_then_link_by_click(qtbot, annotator_env, m
     assert any(q in v["tracklets"] for v in read_matching(data.root)["vehicles"])
 
 
-def test_second_instance_opens_the_pair_read_only(qtbot, annotator_env, matching_stage, data: PairData) -> None:
+def test_second_instance_opens_the_pair_read_only(qtbot, annotator_env, data: PairData) -> None:
     window, view = _open(qtbot, data)
     other, other_view = _open(qtbot, data)
     assert other_view.doc.read_only and not view.doc.read_only

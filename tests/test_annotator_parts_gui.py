@@ -94,8 +94,8 @@ def test_detector_proposals_from_a_detections_file(qtbot, monkeypatch, pair_root
                                                          ScoredBox(box=inner(k, 0.5, 0.8), score=0.3)] for k in keys})
     path = tmp_path / "parts.json"
     save_model(path, det)
-    monkeypatch.setattr(options, "DETECTOR", None)
     window = open_stage_window(qtbot, monkeypatch, pair_root, "parts", "--detector", str(path))
+    assert options.DETECTOR == path  # the app's own --detector option
     view = window.views["parts"]
     qtbot.waitUntil(lambda: view.doc.proposal_count() == 2 * len(keys), timeout=5000)
     c = view.controller

@@ -1,7 +1,9 @@
-"""``vrai-annotate --model RUN``: the stage-3 option, parsed by the app and read by the view.
+"""``vrai-annotate --model RUN``: parsed by the app, read by the stage-3 view.
 
-The shell builds stage views without arguments, so the option is kept here, set once
-at start-up by :func:`apply`.
+One option for stages 2 and 3, declared here once: the same trained ReID run ranks the
+matching candidates (:mod:`annotator.matching.options` reads ``args.model`` too) and
+pre-fills the attributes. The shell builds stage views without arguments, so the
+option is kept here, set once at start-up by :func:`apply`.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ MODEL_RUN: Path | None = None
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, metavar="RUN",
-                        help="stage 3: pre-fill attributes from this trained multi-task run (proposals; Enter accepts)")
+                        help="a trained ReID run (`vrai-tools train`): stage 2 ranks the candidates by its features, "
+                             "stage 3 pre-fills attributes from its heads (proposals; Enter accepts)")
 
 
 def apply(args: argparse.Namespace) -> None:

@@ -39,11 +39,11 @@ def swatch(colour: str) -> QIcon:
 
 
 def choices_text(field: str) -> str:
-    if field == "color":
-        return "  ".join(f"<b>{i}</b> {c}" for i, c in enumerate(COLORS, 1))
-    if field == "type":
-        return "  ".join(f"<b>{i}</b> {t}" for i, t in enumerate(TYPES, 1))
-    return f"<b>1</b> yes  <b>0</b> no  ·  <b>{FLAG_KEYS[field]}</b> toggles from any row"
+    """The key legend under the table (rich text): a key and its choice never wrap apart."""
+    if field in ("color", "type"):
+        names = COLORS if field == "color" else TYPES
+        return "&nbsp; ".join(f"<b>{i}</b>&nbsp;{name}" for i, name in enumerate(names, 1))
+    return f"<b>1</b>&nbsp;yes&nbsp; <b>0</b>&nbsp;no&nbsp; · &nbsp;<b>{FLAG_KEYS[field]}</b> toggles from any row"
 
 
 class AttributePanel(QWidget):

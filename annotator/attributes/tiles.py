@@ -95,6 +95,7 @@ class CropGrid(QScrollArea):
         self.grid = QGridLayout(self.inner)
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.grid.setSpacing(6)
+        self.grid.setContentsMargins(4, 4, 4, 4)
         self.setWidget(self.inner)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.tiles: dict[str, CropTile] = {}
@@ -115,7 +116,11 @@ class CropGrid(QScrollArea):
         self._layout()
 
     def columns(self) -> int:
-        return max(1, (self.viewport().width() - 8) // (self.side + 18))
+        """As many as fit beside a vertical scroll bar, so they do not change when one appears."""
+        width = self.viewport().width()
+        if not self.verticalScrollBar().isVisible():
+            width -= self.verticalScrollBar().sizeHint().width()
+        return max(1, (width - 8) // (self.side + 18))
 
     def _layout(self) -> None:
         cols = self.columns()

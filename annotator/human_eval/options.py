@@ -24,10 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("human-performance test (paper §5.6, Table 6)")
     g.add_argument("--human-eval", action="store_true",
                    help="pick which of two same-attribute candidates is the query's vehicle, with ← and →")
-    g.add_argument("--split", help="split whose query and gallery sets the test draws from")
-    g.add_argument("--queries", type=int, default=DEFAULT_QUERIES, help=f"number of queries (default {DEFAULT_QUERIES})")
-    g.add_argument("--seed", type=int, default=0, help="seed of the query sample and candidate order (default 0)")
-    g.add_argument("--results", type=Path,
+    g.add_argument("--split", metavar="NAME", help="split whose query and gallery sets the test draws from")
+    g.add_argument("--queries", type=int, metavar="N", default=DEFAULT_QUERIES,
+                   help=f"number of queries (default {DEFAULT_QUERIES})")
+    g.add_argument("--seed", type=int, metavar="S", default=0,
+                   help="seed of the query sample and candidate order (default 0)")
+    g.add_argument("--results", type=Path, metavar="FILE",
                    help="results file (default ROOT/human-eval/<split>-seed<S>-<annotator>.json); resumed if it exists")
 
 

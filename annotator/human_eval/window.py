@@ -80,7 +80,8 @@ class HumanEvalWindow(QMainWindow):
         self.actions_by_id: dict[str, QAction] = {}
         for action_id, text, keys, handler, _, _ in ROWS:
             act = QAction(text, self)
-            chosen = (bindings or {}).get(action_id) or ((keys,) if isinstance(keys, str) else keys)
+            default = (keys,) if isinstance(keys, str) else keys
+            chosen = bindings[action_id] if bindings is not None and action_id in bindings else default  # () unbinds
             act.setShortcuts([QKeySequence(k) for k in chosen])
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             act.triggered.connect(partial(self._dispatch, handler))

@@ -13,6 +13,8 @@ from PyQt6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayou
 
 ImageOf = Callable[[str], QImage | None]
 GAP = 4.0
+MIN_SCALE = 0.85  # crops shrink this far to fit a narrow strip; beyond that, fewer are shown
+LABEL_W = 64.0  # room kept for "N boxes" after the crops
 
 GREEN = QColor(46, 160, 90)
 ORANGE = QColor(214, 137, 16)
@@ -61,16 +63,40 @@ class CropStrip(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(int(len(self.keys) * (self.thumb_h * 1.3 + GAP)) + 40, self.thumb_h + 4)
 
-    def _rects(self) -> list[tuple[str, QRectF]]:
-        out = []
-        x = 2.0
+    def _natural_widths(self) -> list[float]:
         h = float(self.thumb_h)
+        widths = []
         for key in self.keys:
             img = self.image_of(key)
             w = h * 1.2
             if img is not None and img.height() > 0:
                 w = min(max(h * img.width() / img.height(), h * 0.5), h * 2.0)
-            out.append((key, QRectF(x, 2.0, w, h)))
+            widths.append(w)
+        return widths
+
+    def _rects(self) -> list[tuple[str, QRectF]]:
+        """The crops drawn, each whole: shrunk (down to MIN_SCALE) to fit the width, else evenly thinned out.
+
+        The box count is written after the crops whenever some of the tracklet's boxes are not shown.
+        """
+        widths = self._natural_widths()
+        if not widths:
+            return []
+        avail = self.width() - 4.0
+        need = sum(widths) + GAP * (len(widths) - 1)
+        if self.total > len(widths) or need > avail:
+            avail -= LABEL_W
+        scale = 1.0 if need <= avail else max(MIN_SCALE, avail / need)
+        keys = list(self.keys)
+        while len(keys) > 1 and sum(widths[self.keys.index(k)] for k in keys) * scale + GAP * (len(keys) - 1) > avail:
+            keys = spread(self.keys, len(keys) - 1)  # fewer crops, still spread from first to last
+        out = []
+        x = 2.0
+        h = self.thumb_h * scale
+        y = 2.0 + (self.thumb_h - h) / 2
+        for key in keys:
+            w = widths[self.keys.index(key)] * scale
+            out.append((key, QRectF(x, y, w, h)))
             x += w + GAP
         return out
 
@@ -84,7 +110,8 @@ class CropStrip(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         last_right = 0.0
-        for key, rect in self._rects():
+        rects = self._rects()
+        for key, rect in rects:
             img = self.image_of(key)
             if img is None:
                 p.fillRect(rect, QColor(70, 70, 70))
@@ -96,9 +123,9 @@ class CropStrip(QWidget):
                 p.setPen(QPen(BLUE, 3))
                 p.drawRect(rect.adjusted(-1, -1, 1, 1))
             last_right = rect.right()
-        if self.total > len(self.keys):
+        if self.total > len(rects):
             p.setPen(self.palette().text().color())
-            p.drawText(QRectF(last_right + 4, 2, 60, self.thumb_h), Qt.AlignmentFlag.AlignVCenter,
+            p.drawText(QRectF(last_right + 4, 2, LABEL_W, self.thumb_h), Qt.AlignmentFlag.AlignVCenter,
                        f"{self.total} boxes")
         if self.dimmed:
             p.fillRect(self.rect(), QColor(128, 128, 128, 150))
@@ -185,13 +212,14 @@ class FramePicture(QWidget):
         if self.image is not None:
             w, h = self.full_size
             scale = min(self.width() / w, (self.height() - 18) / h)
-            target = QRectF(0, 18, w * scale, h * scale)
+            x0 = (self.width() - w * scale) / 2  # centred: no dead band on one side
+            target = QRectF(x0, 18, w * scale, h * scale)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             p.drawImage(target, self.image)
             if self.box is not None:
                 x1, y1, x2, y2 = self.box
                 p.setPen(QPen(QColor(255, 220, 0), 2))
-                p.drawRect(QRectF(x1 * scale, 18 + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale))
+                p.drawRect(QRectF(x0 + x1 * scale, 18 + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale))
         p.setPen(QColor(230, 230, 230))
         p.drawText(QRectF(4, 0, self.width() - 8, 18), Qt.AlignmentFlag.AlignVCenter, self.caption or "loading…")
         p.end()

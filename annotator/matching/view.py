@@ -13,9 +13,7 @@ list that is still moving.
 """
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtGui import QImage
@@ -40,31 +38,17 @@ from vrai_tools.matching_rules import DEFAULT_WINDOW, Candidate
 from ..document import BaseDocument, EditRefused
 from ..stages.base import StageView
 from .document import MatchingDocument
+from .options import MODEL_ENV, model_run, set_model_run  # noqa: F401  (set_model_run: the app's --model)
 from .ranking import AppearanceService
 from .review import ReviewPanel
 from .strips import GREEN, GREY, ORANGE, RED, CandidateRow, CropStrip, FramePicture, spread
 
-MODEL_ENV = "VRAI_ANNOTATE_MODEL"
-_model_run: Path | None = None
 IDLE_CAP = 30.0  # seconds; a longer pause in front of one query is not counted as work
 KEYED = 9
 
 HINT = ("<b>1–9</b> same vehicle as candidate k · <b>0 / N</b> no match · <b>Space</b> next query · "
         "<b>U</b> unlink · <b>Q</b> uncertain · <b>S</b> swap cameras · <b>W</b> wider window · "
         "<b>R</b> review · <b>C</b> frames · <b>K</b> split · <b>M</b> merge · <b>F1</b> all keys")
-
-
-def set_model_run(run: Path | str | None) -> None:
-    """``vrai-annotate --model RUN``: rank with that ReID model (loaded on first use, off the UI thread)."""
-    global _model_run
-    _model_run = Path(run) if run else None
-
-
-def model_run() -> Path | None:
-    if _model_run is not None:
-        return _model_run
-    env = os.environ.get(MODEL_ENV)
-    return Path(env) if env else None
 
 
 class QueryClock:

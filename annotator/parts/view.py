@@ -56,7 +56,7 @@ class PartsView(StageView):
         right.addWidget(self.others, 1)
         side = QWidget(self)
         side.setLayout(right)
-        side.setFixedWidth(260)
+        side.setFixedWidth(290)  # two columns of crops beside a scroll bar
         layout = QHBoxLayout(self)
         layout.addLayout(left, 1)
         layout.addWidget(side)

@@ -69,6 +69,10 @@ class ShapeItem(QGraphicsPolygonItem):
         text.setBrush(QBrush(colour))
         text.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         text.setTransform(QTransform.fromTranslate(4, -18))  # screen pixels: just above the box
+        back = QGraphicsRectItem(text.boundingRect().adjusted(-2, -1, 2, 1), text)  # legible on any ground
+        back.setBrush(QBrush(QColor(0, 0, 0, 140)))
+        back.setPen(QPen(Qt.PenStyle.NoPen))
+        back.setFlag(QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
         self.text = text
         self.handles = [HandleItem(owner, i, QPointF(*p), colour, self) for i, p in enumerate(corners)]
         self.set_corners(corners)
