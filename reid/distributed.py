@@ -22,7 +22,8 @@ import torch.distributed as dist
 
 from vrai_tools.errors import VraiToolsError
 
-__all__ = ["DistContext", "barrier", "broadcast_object", "cleanup", "gather_rows", "init_distributed", "shard"]
+__all__ = ["DistContext", "barrier", "broadcast_buffers", "broadcast_object", "cleanup", "gather_rows",
+           "init_distributed", "shard"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,21 @@ def broadcast_object(ctx: DistContext, obj: object) -> object:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def broadcast_buffers(module: torch.nn.Module, ctx: DistContext) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics).
+
+    DDP averages gradients, so parameters agree across ranks, but each rank's BatchNorm
+    layers update their running statistics from its own batch; DDP only re-broadcasts
+    rank 0's at the start of the next training forward. After an epoch the ranks would
+    otherwise evaluate their shards with different statistics from each other and from
+    the checkpoint rank 0 saves.
+    """
+    if not ctx.enabled:
+        return
+    for buf in module.buffers():
+        dist.broadcast(buf, src=0)
 
 
 def shard(n: int, ctx: DistContext) -> list[int]:

@@ -130,7 +130,11 @@ class PKSampler:
                 picks = []
                 for _ in range(self.k):
                     if orders[ident] is None or cursors[ident] >= len(members):
-                        orders[ident] = torch.randperm(len(members), generator=g).tolist()
+                        order = torch.randperm(len(members), generator=g).tolist()
+                        # A pass that starts mid-batch puts this batch's images last: no image twice in
+                        # one batch unless the identity has fewer than K, and still each once per pass.
+                        orders[ident] = ([j for j in order if members[j] not in picks]
+                                         + [j for j in order if members[j] in picks])
                         cursors[ident] = 0
                     picks.append(members[orders[ident][cursors[ident]]])  # type: ignore[index]
                     cursors[ident] += 1

@@ -27,7 +27,7 @@ from ..config import TrainConfig, save_config
 from ..data.dataset import ReidDataset, collate
 from ..data.sampler import PKSampler, SeededBatches
 from ..data.transforms import train_transforms
-from ..distributed import DistContext, barrier, broadcast_object, cleanup, init_distributed
+from ..distributed import DistContext, barrier, broadcast_buffers, broadcast_object, cleanup, init_distributed
 from ..losses.criterion import ReidCriterion
 from ..models.weights import load_pretrained, load_state_dict_strict
 from ..presets import get_preset
@@ -169,6 +169,7 @@ def _train(cfg: TrainConfig, run: RunDir, device: torch.device, ctx: DistContext
         stats = train_one_epoch(net, criterion, loader, optimizer, device=device, epoch=epoch, amp=amp,
                                 use_parts=preset.uses_parts, progress=progress)
         scheduler.step()
+        broadcast_buffers(model, ctx)  # every rank evaluates (and holds) the model rank 0 saves
         images = stats.images * world
         record: dict[str, Any] = {
             "kind": "epoch", "epoch": epoch, "loss": stats.loss, "parts": stats.parts, "lr": stats.lr,

@@ -22,6 +22,7 @@ def decay_start_epoch(epochs: int, decay_start: float = 0.5) -> int:
 def lr_factor(epoch: int, epochs: int, decay_start: float = 0.5, final_factor: float = 1e-3) -> float:
     """Multiplier of the initial lr during 1-based ``epoch``."""
     start = decay_start_epoch(epochs, decay_start)
+    epoch = min(epoch, epochs)  # the scheduler steps once more after the last epoch (a 1-epoch run divided by 0)
     if epoch < start:
         return 1.0
     steps = epochs - start + 1

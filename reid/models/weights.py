@@ -34,13 +34,23 @@ class LoadReport:
     source: str
     loaded: int = 0
     ignored: list[str] = field(default_factory=list)  # keys of the file deliberately not used (e.g. fc.*)
+    # Keys of a ReID file's model outside the backbone that the file could not set (a head it
+    # lacks, or one of another shape): they keep their initial values. Not listed for an
+    # ImageNet file, whose neck and heads are new by nature.
+    missing: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = f"{self.source}: loaded {self.loaded} tensors"
         if self.ignored:
-            text += f"; ignored {len(self.ignored)} key(s) not part of a ReID backbone: {', '.join(self.ignored[:6])}"
-            text += " ..." if len(self.ignored) > 6 else ""
+            text += f"; ignored {len(self.ignored)} key(s) of the file not used by this model ({_some(self.ignored)})"
+        if self.missing:
+            text += f"; {len(self.missing)} key(s) of the model not in the file, left at their initial values " \
+                    f"({_some(self.missing)})"
         return text
+
+
+def _some(keys: list[str], n: int = 6) -> str:
+    return ", ".join(keys[:n]) + (" ..." if len(keys) > n else "")
 
 
 def _mismatch(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> list[str]:
@@ -119,6 +129,8 @@ def load_pretrained(model: ReidModel, path: Path | str) -> LoadReport:
         model.load_state_dict(usable, strict=False)
         report.loaded += len(usable)
         report.ignored = sorted(set(rest) - set(usable))
+        report.missing = sorted(k for k in own if not k.startswith("backbone.") and k not in usable
+                                and not k.endswith("num_batches_tracked"))
     else:
         ignored = sorted(k for k in state if k.startswith(_IMAGENET_HEAD))
         backbone = {k: v for k, v in state.items() if not k.startswith(_IMAGENET_HEAD)}
