@@ -10,6 +10,7 @@ every picture it promised is there and small enough for the README (under 500 KB
   screenshot_matching.py   annotate-matching.png, annotate-matching-review.png
   screenshot_stages34.py   stage3_attributes.png, stage4_parts.png, human_eval.png
   pictures_synth.py        synth_frame.png, synth_lookalikes.png
+  pictures_stats.py        stats_figure3.png, stats_figure4.png
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
     "screenshot_matching.py": ("annotate-matching.png", "annotate-matching-review.png"),
     "screenshot_stages34.py": ("stage3_attributes.png", "stage4_parts.png", "human_eval.png"),
     "pictures_synth.py": ("synth_frame.png", "synth_lookalikes.png"),
+    "pictures_stats.py": ("stats_figure3.png", "stats_figure4.png"),
 }
 
 
