@@ -50,6 +50,19 @@ class EvaluationOutput:
     files: list[Path] = field(default_factory=list)
     submission: Path | None = None
     epoch: int | None = None
+    # The evaluated feature of every query and gallery image, in split order (for
+    # ``--human-eval``: the model answers the person's trials with these).
+    query_keys: list[str] = field(default_factory=list)
+    gallery_keys: list[str] = field(default_factory=list)
+    query_features: np.ndarray | None = None
+    gallery_features: np.ndarray | None = None
+
+    def features_by_key(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for keys, feats in ((self.gallery_keys, self.gallery_features), (self.query_keys, self.query_features)):
+            if feats is not None:
+                out.update(zip(keys, feats))
+        return out
 
 
 def evaluation_tag(split: str, feature: str, metric: str, gamma: float | None, checkpoint: str) -> str:
@@ -130,7 +143,9 @@ def evaluate_run(root: Path | str, split_name: str, run_path: Path | str, *, fea
     scored = score_features(q, g, data.query.items, data.gallery.items, feature=feature, metric=metric,
                             samples=samples)
     tag = evaluation_tag(split_name, feature, metric, gamma, ckpt_name)
-    result = EvaluationOutput(tag, None, scored, epoch=epoch)
+    result = EvaluationOutput(tag, None, scored, epoch=epoch, query_keys=[it.key for it in data.query.items],
+                              gallery_keys=[it.key for it in data.gallery.items], query_features=q[feature],
+                              gallery_features=g[feature])
     if submission is not None:
         write_submission(Path(submission), q[feature], g[feature], metric)
         result.submission = Path(submission)

@@ -87,6 +87,12 @@ def render_run_report(run: RunDir) -> str:
                     pass
             for p in pics:
                 lines.append(f"![{p}](plots/{tag}-{p}.png)\n")
+    sweeps = sorted(run.path.glob("*-gamma-sweep-*.md"))
+    if sweeps:
+        lines.append("## γ sweep (paper Table 5)\n")
+        for path in sweeps:
+            body = path.read_text().split("\n", 1)[-1].strip()  # without its own '# title' line
+            lines.append(f"### `{path.stem}`\n\n{body}\n")
     return "\n".join(lines)
 
 
