@@ -20,6 +20,9 @@ precision and recall), once with the built-in colour + shape descriptor and once
 ReID model. The model is trained first with the library (``reid.engine.fit.train``) on a
 *separate* synthetic dataset (other seed, other vehicles) with a split made by
 ``vrai_tools.split``, unless ``--model RUN`` names an existing run (``--no-model``: skip).
+The run is loaded as the app loads it (``annotator.matching.model.load_embedder``, i.e.
+``reid.engine.embed``) and fed the tight box crops training uses; ``--padded-crops`` adds
+a row fed the display crops (10 % margin) instead, for comparison.
 
 Goals (issue): true match at rank 1 for >= 80 % of queries with the model; <= 1.5
 decisions per vehicle.
@@ -45,10 +48,8 @@ from typing import Any, Sequence
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 from PyQt6.QtCore import QCoreApplication  # noqa: E402
 
-from annotator.matching import ranking as ranking_mod  # noqa: E402
 from annotator.matching.document import MatchingDocument  # noqa: E402
 from annotator.matching.model import ModelUnavailable, load_embedder  # noqa: E402
 from annotator.matching.ranking import AppearanceService  # noqa: E402
@@ -116,50 +117,11 @@ def train_model(args: argparse.Namespace, work: Path) -> tuple[Path, str]:
     return run, note
 
 
-class RunEmbedder:
-    """The ``Embedder`` contract of :mod:`annotator.matching.model` over a ``reid`` training run.
-
-    Used only when the library's own ``load_embedder`` cannot load the run (see the report):
-    the run's last checkpoint, its input size, eval-mode forward, the BN-neck embedding.
-    """
-
-    def __init__(self, run: Path, device: str = "cpu") -> None:
-        import torch
-
-        from reid.config import load_config
-        from reid.engine.checkpoint import load_checkpoint
-        from reid.models import ModelSpec, ReidModel, embedding, load_state_dict_strict
-        from reid.runs import RunDir
-
-        rd = RunDir(run)
-        self.size = load_config(rd.config).size
-        state = load_checkpoint(rd.last)
-        self.model = ReidModel(ModelSpec(**state["spec"]))
-        load_state_dict_strict(self.model, state["model"], str(rd.last))
-        self.model.eval().to(device)
-        self.device = torch.device(device)
-        self._embedding = embedding
-        self._torch = torch
-
-    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        torch = self._torch
-        from torchvision.transforms.v2 import functional as F
-
-        batch = torch.stack([F.resize(torch.from_numpy(np.ascontiguousarray(c)).permute(2, 0, 1),
-                                      [self.size, self.size], antialias=True) for c in crops]).to(self.device)
-        with torch.inference_mode():
-            out = self.model(batch)
-        return self._embedding(out, "avg").float().cpu().numpy()
-
-
-def model_loader(run: Path) -> tuple[Any, str]:
-    """The library's loader when it works; else the benchmark's adapter, and why."""
-    try:
-        load_embedder(run)
-        return load_embedder, "annotator.matching.model.load_embedder"
-    except ModelUnavailable as e:
-        return (lambda r, device="cpu": RunEmbedder(Path(r), device)), \
-            f"benchmark adapter RunEmbedder (library: {e})"
+def describe_loader(run: Path) -> str:
+    """How the app loads the run (``annotator.matching.model.load_embedder`` -> ``reid.engine.embed``), checked once."""
+    embedder = load_embedder(run)  # raises ModelUnavailable with the app's own one-line message
+    what = embedder.describe() if hasattr(embedder, "describe") else str(run)
+    return f"annotator.matching.model.load_embedder -> {type(embedder).__module__}.{type(embedder).__name__}: {what}"
 
 
 # ----------------------------------------------------------------------------- the annotator
@@ -202,11 +164,11 @@ def wait_ranked(app: QCoreApplication, box: list, timeout: float = 600.0) -> Non
 
 def annotate_pair(app: QCoreApplication, root: DatasetRoot, pair_id: str, of: dict[str, int],
                   cams: dict[int, set[str]], looks: dict[int, str], model_run: Path | None, window: float, tally: Tally,
-                  crop_pad: float | None = None) -> str:
+                  padded: bool = False) -> str:
     doc = MatchingDocument.load(root, root.manifest(), pair_id, "benchmark")
     service = AppearanceService(root, doc.ctx, model_run)
-    if crop_pad is not None:  # --tight-crops: the crops the model was trained on (no display margin)
-        service.store.crop_pad = crop_pad
+    if padded:  # --padded-crops: feed the model the display crops (10 % margin), as the app once did
+        service.store.model_crop = service.store.crop  # type: ignore[method-assign]
     answers: list = []
     service.ranked.connect(lambda gen, q, scores: answers.append((gen, q, scores)))
     messages: list[str] = []
@@ -327,8 +289,11 @@ def main() -> None:
     p.add_argument("--backbone", default="resnet18")
     p.add_argument("--preset", default="triplet+id")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--padded-crops", action="store_true",
+                   help="also rank with the model on the display crops (10%% margin), which the app fed the model "
+                        "before it used the tight training crops")
     p.add_argument("--tight-crops", action="store_true",
-                   help="also rank with the model on tight box crops (the app's crops have a 10%% margin)")
+                   help="accepted for old command lines: the model is now always fed tight box crops")
     p.add_argument("--keep", type=Path, help="keep the datasets and the run in this new folder")
     args = p.parse_args()
     args.size = tuple(int(v) for v in args.resolution.split("x"))
@@ -348,27 +313,30 @@ def main() -> None:
               f"{args.seconds:g} s clips {args.size[0]}x{args.size[1]}, seed {args.seed}: {len(of)} instances, "
               f"{len(cams)} vehicles ({n_both} seen by both cameras); made in {time.perf_counter() - t0:.0f} s")
         print(f"window ±{args.window:g} s; {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}")
-        modes: list[tuple[str, Path | None, float | None]] = [("built-in descriptor", None, None)]
+        modes: list[tuple[str, Path | None, bool]] = [("built-in descriptor", None, False)]
         if not args.no_model:
             if args.model is not None:
                 run, note = args.model, f"model: existing run {args.model}"
             else:
                 run, note = train_model(args, work)
-            loader, how = model_loader(run)
-            ranking_mod.load_embedder = loader  # what AppearanceService calls on its worker
             print(note)
-            print(f"model loaded through: {how}")
-            modes.append((f"ReID model ({args.backbone})", run, None))
+            try:
+                print(f"model loaded through: {describe_loader(run)}")
+            except ModelUnavailable as e:
+                raise SystemExit(f"--model: {e}") from None
             if args.tight_crops:
-                modes.append(("model, tight crops", run, 0.0))
+                print("note: --tight-crops is the default now (the model is always fed the tight training crops)")
+            modes.append((f"ReID model ({args.backbone})", run, False))
+            if args.padded_crops:
+                modes.append(("model, padded crops", run, True))
         results: dict[str, tuple[Tally, float, str]] = {}
-        for label, run, pad in modes:
+        for label, run, padded in modes:
             copy = work / f"copy-{len(results)}"
             shutil.copytree(data, copy)  # every mode starts from the same untouched stage-2 state
             ds = DatasetRoot(copy)
             tally = Tally()
             t0 = time.perf_counter()
-            notes = [annotate_pair(app, ds, pair.id, of, cams, looks, run, args.window, tally, pad) for pair in manifest.pairs]
+            notes = [annotate_pair(app, ds, pair.id, of, cams, looks, run, args.window, tally, padded) for pair in manifest.pairs]
             results[label] = (tally, time.perf_counter() - t0, "; ".join(n for n in notes if n))
     print()
     t = next(iter(results.values()))[0]

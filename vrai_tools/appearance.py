@@ -30,6 +30,7 @@ import numpy as np
 
 from schemas import Clip, Instance
 
+from .crops import pixel_box
 from .dataset import DatasetRoot
 from .errors import VraiToolsError
 
@@ -198,7 +199,10 @@ def read_rgb(root: DatasetRoot, rel: str) -> np.ndarray:
 
 
 def box_crop(rgb: np.ndarray, inst: Instance, pad: float = 0.0) -> np.ndarray:
-    """The instance's box (the paper's crop), widened by ``pad`` of its size, inside the frame."""
+    """The instance's box widened by ``pad`` of its size, inside the frame: a crop for *display*.
+
+    What a ReID model is fed is :func:`model_crop`, the tight box training uses.
+    """
     h, w = rgb.shape[:2]
     x1, y1, x2, y2 = inst.bbox
     px, py = (x2 - x1) * pad, (y2 - y1) * pad
@@ -207,13 +211,28 @@ def box_crop(rgb: np.ndarray, inst: Instance, pad: float = 0.0) -> np.ndarray:
     return np.ascontiguousarray(rgb[top:max(bottom, top + 1), left:max(right, left + 1)])
 
 
+def model_crop(rgb: np.ndarray, inst: Instance, frame_size: tuple[int, int] | None = None) -> np.ndarray:
+    """The crop a ReID model sees: the instance's whole-pixel box, no margin.
+
+    The same pixels ReID training and evaluation read (:func:`vrai_tools.crops.pixel_box`
+    of the bbox in the frame of ``frame_size``, the manifest's width and height; by
+    default the image's own), so a model ranks the crops it was trained on.
+    """
+    h, w = rgb.shape[:2]
+    left, top, right, bottom = pixel_box(inst.bbox, frame_size or (w, h))
+    return np.ascontiguousarray(rgb[top:min(bottom, h), left:min(right, w)])
+
+
 class InstanceStore:
     """Descriptors and box crops of instances, read from the frames once and kept.
 
     Frames are read grouped (every wanted instance of a frame from one decode).
     Descriptors are tiny and kept for every instance seen; crops are kept in an LRU of
-    ``crop_capacity``. Safe to call from one worker thread while the UI thread reads
-    what is already there (a lock guards the maps).
+    ``crop_capacity``, two per instance: the display crop (:meth:`crop`, widened by
+    ``crop_pad`` so the annotator sees the vehicle's surroundings) and the model crop
+    (:meth:`model_crop`, the tight box ReID training uses: a margin the model never saw
+    in training costs it rank-1 accuracy). Safe to call from one worker thread while the
+    UI thread reads what is already there (a lock guards the maps).
     """
 
     def __init__(self, root: DatasetRoot, clips: Iterable[Clip], instances: Mapping[str, Instance],
@@ -223,15 +242,17 @@ class InstanceStore:
         self.frames: dict[tuple[str, int], str] = {}
         self.altitude: dict[tuple[str, int], float | None] = {}
         self.size: dict[str, tuple[int, int]] = {}
+        self.frame_size: dict[tuple[str, int], tuple[int, int]] = {}
         for clip in clips:
             self.size[clip.id] = (clip.width, clip.height)
             for f in clip.frames:
                 self.frames[(clip.id, f.index)] = f.file
                 self.altitude[(clip.id, f.index)] = f.altitude
+                self.frame_size[(clip.id, f.index)] = clip.frame_size(f)
         self.crop_capacity = crop_capacity
-        self.crop_pad = crop_pad
+        self.crop_pad = crop_pad  # display crops only; the model crop is always the tight box
         self._desc: dict[str, Appearance] = {}
-        self._crops: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._crops: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # key -> (display, model)
         self._lock = threading.Lock()
 
     def clip_size(self, clip_id: str) -> tuple[int, int]:
@@ -241,12 +262,22 @@ class InstanceStore:
         with self._lock:
             return self._desc.get(key)
 
-    def crop(self, key: str) -> np.ndarray | None:
+    def _crop_pair(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
         with self._lock:
             c = self._crops.get(key)
             if c is not None:
                 self._crops.move_to_end(key)
             return c
+
+    def crop(self, key: str) -> np.ndarray | None:
+        """The display crop (with the ``crop_pad`` margin), if loaded."""
+        c = self._crop_pair(key)
+        return c[0] if c is not None else None
+
+    def model_crop(self, key: str) -> np.ndarray | None:
+        """The tight crop a ReID model is fed (:func:`model_crop`), if loaded."""
+        c = self._crop_pair(key)
+        return c[1] if c is not None else None
 
     def load(self, keys: Iterable[str], crops: bool = True) -> list[str]:
         """Make sure the keys' descriptors (and crops) are there; returns the keys that failed."""
@@ -270,7 +301,9 @@ class InstanceStore:
                 failed.extend(i.key for i in insts)
                 continue
             alt = self.altitude.get((clip_id, frame))
-            made = [(i.key, describe(rgb, i, alt), box_crop(rgb, i, self.crop_pad) if crops else None) for i in insts]
+            size = self.frame_size.get((clip_id, frame))
+            made = [(i.key, describe(rgb, i, alt),
+                     (box_crop(rgb, i, self.crop_pad), model_crop(rgb, i, size)) if crops else None) for i in insts]
             with self._lock:
                 for key, desc, crop in made:
                     self._desc[key] = desc

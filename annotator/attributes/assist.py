@@ -5,15 +5,18 @@ the highest mean score over its crops (a flag: mean probability above 0.5), beca
 one blurred crop should not outvote ten clear ones. Proposals are shown beside the
 values; Enter accepts them.
 
-The multi-task ReID model lives in ``reid`` (another engineer's package). This module
-needs one function from it, looked up at run time::
+The multi-task ReID model lives in ``reid``; this module needs one function from it,
+imported at run time (off the UI thread)::
 
     reid.inference.load_attribute_predictor(run: Path, device: str = "cpu") -> predictor
     predictor.predict(crops: list[np.ndarray (H, W, 3) uint8 RGB]) -> {
         "color": (N, 9) scores, "type": (N, 7) scores,        # logits or probabilities
         "skylight" | "bumper" | "spare_tire" | "luggage_rack": (N,) probabilities}
 
-Until it exists, ``--model`` fails with a clear message instead of a traceback.
+The crops are the instances' tight boxes (:func:`vrai_tools.crops.pixel_box`), as in
+training. A run that cannot propose attributes (no such folder, no checkpoint, no
+attribute heads as in a ``triplet`` run, no torch) gives a one-line :class:`AssistError`
+for the status bar, never a traceback.
 """
 from __future__ import annotations
 
@@ -39,11 +42,17 @@ def load_predictor(run: Path | str, device: str = "cpu") -> AttributePredictor:
     if not run.exists():
         raise AssistError(f"--model {run}: no such run folder or checkpoint")
     try:
-        from reid.inference import load_attribute_predictor  # type: ignore[import-not-found]
-    except ImportError:
-        raise AssistError(f"--model {run}: this vrai-tools has no multi-task model loader "
-                          "(reid.inference.load_attribute_predictor); annotate without --model") from None
-    return load_attribute_predictor(run, device=device)
+        from reid.inference import load_attribute_predictor
+    except ImportError as e:
+        raise AssistError(f"--model {run}: attribute proposals need torch and torchvision ({e}); "
+                          "annotate without --model") from None
+    try:
+        return load_attribute_predictor(run, device=device)
+    except VraiToolsError as e:  # e.g. a triplet run: no attribute heads
+        raise AssistError(" ".join(str(e).split())) from None
+    except Exception as e:  # a corrupt file torch cannot read, ...: still one line for the status bar
+        raise AssistError(f"--model {run}: cannot load the model ({type(e).__name__}: {' '.join(str(e).split())})") \
+            from None
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

@@ -3,14 +3,15 @@
 The annotator must start without torch, so nothing here imports ``reid`` or ``torch``
 until a model is actually asked for, and then on the ranking worker thread.
 
-The contract with ``reid/`` is one function, looked up in the first module of
-:data:`PROVIDERS` that has it::
+The contract with ``reid/`` is one function, :func:`reid.engine.embed.load_embedder`::
 
     load_embedder(run: Path, device: str = "cpu") -> Embedder
 
 where an ``Embedder`` has ``embed(crops: list of HxWx3 uint8 RGB arrays) -> float array
-(N, D)`` (box crops as cut by :func:`vrai_tools.appearance.box_crop`; the model's own
-resizing and pixel normalisation happen inside ``embed``).
+(N, D)``. The crops are the instances' tight boxes, exactly as ReID training reads them
+(:func:`vrai_tools.appearance.model_crop`, i.e. :func:`vrai_tools.crops.pixel_box`; the
+matching view's display crops have a margin and are never fed to the model); the
+model's own resizing and pixel normalisation happen inside ``embed``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from vrai_tools.errors import VraiToolsError
 
-PROVIDERS = ("reid.engine.embed", "reid.engine.features", "reid.engine.extract", "reid.engine")
+PROVIDER = "reid.engine.embed"
 
 
 class Embedder(Protocol):
@@ -34,20 +35,19 @@ class ModelUnavailable(VraiToolsError):
 
 
 def load_embedder(run: Path | str, device: str = "cpu") -> Embedder:
+    """The run's embedder; :class:`ModelUnavailable` (one line, for the status bar) when it cannot be used."""
     run = Path(run)
     if not run.exists():
         raise ModelUnavailable(f"{run}: no such training run (expected a folder written by 'vrai-tools train')")
-    for name in PROVIDERS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        loader = getattr(module, "load_embedder", None)
-        if loader is not None:
-            return loader(run, device=device)
-    raise ModelUnavailable(
-        f"{run}: this installation has no ReID feature extractor (reid.engine.*.load_embedder); "
-        "ranking uses the built-in colour-and-shape descriptor instead")
+    try:
+        module = importlib.import_module(PROVIDER)
+    except ImportError as e:
+        raise ModelUnavailable(f"{run}: ranking with a ReID model needs torch and torchvision ({e}); "
+                               "ranking uses the built-in colour-and-shape descriptor instead") from None
+    try:
+        return module.load_embedder(run, device=device)
+    except VraiToolsError as e:
+        raise ModelUnavailable(str(e)) from None
 
 
 def embed_tracklet(embedder: Embedder, crops: Sequence[np.ndarray]) -> np.ndarray:

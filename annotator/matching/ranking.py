@@ -7,7 +7,8 @@ view ignores answers to a query it has already left, so fast keying never shows 
 stale list. A ranking whose descriptors are all known already is computed at once on
 the UI thread (a few dot products), so undo and re-filtering never flicker.
 
-With a model (``--model RUN``), tracklets are compared by their mean ReID embedding;
+With a model (``--model RUN``), tracklets are compared by their mean ReID embedding of
+the instances' tight box crops (the crops training uses; the crops shown have a margin);
 the model is loaded on the worker the first time it is needed (torch is imported only
 then). If it cannot be loaded the built-in descriptor is used and the view is told why.
 """
@@ -202,7 +203,9 @@ class AppearanceService(QObject):
         if self._embedder is None:
             try:
                 self._embedder = load_embedder(self.model_run)
-                self._emit(self._relay.message, f"ranking with ReID model {self.model_run}")
+                describe = getattr(self._embedder, "describe", None)
+                self._emit(self._relay.message,
+                           f"ranking with ReID model {describe() if callable(describe) else self.model_run}")
             except Exception as e:
                 self._model_failed = True
                 self._emit(self._relay.message, f"model not used: {e}")
@@ -218,7 +221,8 @@ class AppearanceService(QObject):
                     continue
                 chosen = self.sample(keys)
                 self.store.load(chosen, crops=True)
-                crops = [c for c in (self.store.crop(k) for k in chosen) if c is not None]
+                # the tight boxes ReID training reads, not the display crops (those have a margin)
+                crops = [c for c in (self.store.model_crop(k) for k in chosen) if c is not None]
                 emb = embed_tracklet(model, crops) if crops else None
                 with self._lock:
                     if emb is not None:

@@ -28,16 +28,20 @@ def from_detections_file(path: Path | str, keys: Sequence[str] | None = None) ->
 def from_detector(root: DatasetRoot, run: Path | str, keys: Sequence[str], device: str = "cpu") -> Proposals:
     """Run a trained part detector on ``keys`` with the thresholds it was trained with (the paper's)."""
     try:
-        from reid.detection.data import PartCropDataset, load_samples
+        import torch
+
+        from reid.detection.data import PartCropDataset, check_frames, load_samples
         from reid.detection.model import part_label
         from reid.detection.predict import load_detector, predict, to_frame_boxes
     except ImportError as e:
         raise VraiToolsError(f"--detector {run}: the part detector needs torch and torchvision ({e})") from None
-    import torch
 
+    if not keys:
+        return {}
     det = load_detector(run, device)
     cfg = det.config
     samples = load_samples(root, list(keys), include_todo=True, source="this pair")
+    check_frames(samples)  # a missing frame named here, not as a loader traceback
     dataset = PartCropDataset(samples, long_side=cfg.size, label=part_label(cfg.arch), train=False)
     out: Proposals = {}
     for pred in predict(det.model, dataset, device=torch.device(device), score_thresh=cfg.conf_threshold,

@@ -33,7 +33,7 @@ from torchvision.transforms.v2 import functional as TF
 from schemas import Split
 from vrai_tools.crops import pixel_box, scaled_size
 from vrai_tools.dataset import DatasetRoot
-from vrai_tools.errors import DatasetFileError
+from vrai_tools.errors import DatasetFileError, VraiToolsError
 from vrai_tools.index import load_index
 
 Box = tuple[float, float, float, float]
@@ -63,14 +63,21 @@ def split_keys(split: Split, subset: Subset) -> list[str]:
 
 
 def load_samples(root: DatasetRoot | Path | str, keys: Sequence[str] | None = None, *,
-                 include_todo: bool = False) -> list[PartSample]:
+                 include_todo: bool = False, source: str = "a split") -> list[PartSample]:
     """Samples for ``keys`` (in that order), or for every instance of the dataset when None.
 
     Read through the dataset index (manifest + annotations joined once); a key that names
     no instance is an error: a split that disagrees with the annotations must not be
-    trained on silently.
+    trained on silently. ``source`` says where the keys came from in that error
+    (``"a split"``; the annotator passes ``"this pair"``).
     """
     index = load_index(root)
+    if keys is not None:
+        unknown = [k for k in keys if k not in index.by_key]
+        if unknown:
+            raise VraiToolsError(f"instance {unknown[0]!r} is listed in {source} but does not exist"
+                                 f"{f' (nor {len(unknown) - 1} other(s))' if len(unknown) > 1 else ''}: "
+                                 f"run `vrai-tools validate {index.root.root}`")
     records = index.records if keys is None else index.get(keys)
     return [
         PartSample(
