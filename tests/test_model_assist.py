@@ -47,9 +47,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     parts = make_parts_dataset(work / "parts-ds")
     # One epoch scores every box low: the run's own threshold (0 here) is what the app must apply.
     det = DetectorTrainConfig(root=str(parts), split="s0", size=64, fpn_channels=64, batch_size=4, epochs=1,
-                              workers=0, warmup_iters=2, max_train_images=8, max_test_images=4, figure_samples=1,
+                              workers=0, warmup_iters=2, max_train_images=8, max_test_images=4, figure_samples=0,
                               conf_threshold=0.0, device="cpu")
     train_detector(det, work / "detector", quiet=True)
+    assert not (work / "detector" / "figure7.png").exists()  # figure_samples 0: no picture, no crash
     out["detector"] = work / "detector"
     out["parts-data"] = parts
     return out
@@ -269,7 +270,8 @@ def test_parts_stage_shows_proposals_of_a_detector_run(qtbot, monkeypatch, annot
 
     window = open_stage_window(qtbot, monkeypatch, pair_root, "parts", "--detector", str(runs["detector"]))
     view = window.views["parts"]
-    qtbot.waitUntil(lambda: any(m.startswith(("part proposals", "no part proposals")) for m in said), timeout=30000)
+    view.wait_for_proposals()  # delivers the detector's answer (what the screenshot script relies on)
+    assert any(m.startswith(("part proposals", "no part proposals")) for m in said), said
     assert not any(m.startswith("no part proposals") for m in said), said
     assert view.doc.proposal_count() > 0
     assert any(m.startswith("part proposals for 48 crop(s)") for m in said), said

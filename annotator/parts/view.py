@@ -136,7 +136,9 @@ class PartsView(StageView):
         from PyQt6.QtCore import QCoreApplication
 
         self._pool.waitForDone()
-        QCoreApplication.sendPostedEvents(self._relay)
+        # The relay's queued signal goes to PyQt's hidden proxy of the slot, not to the relay
+        # or this view: deliver every posted event (not deferred deletes: type 0).
+        QCoreApplication.sendPostedEvents(None, 0)
 
     # ------------------------------------------------------------------ redraws
     def _origin(self, key: str) -> tuple[int, int, int, int]:

@@ -32,6 +32,8 @@ class FigurePanel:
 
 def pick_panels(n_items: int, positive: Sequence[bool], count: int) -> list[int]:
     """``count`` indices spread evenly over the crops with parts (then the others): deterministic, no RNG."""
+    if count <= 0:
+        return []
     pos = [i for i in range(n_items) if positive[i]]
     neg = [i for i in range(n_items) if not positive[i]]
     pool = pos if len(pos) >= count else pos + neg

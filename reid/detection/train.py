@@ -287,9 +287,12 @@ def write_outputs(run_dir: Path, metrics: DetectionMetrics, dataset: PartCropDat
         image, _ = dataset.crop(p.index)
         panels.append(FigurePanel(image=image, gt=results[i].gt, boxes=p.boxes[keep][:cfg.top_k],
                                   scores=p.scores[keep][:cfg.top_k], title=dataset.samples[p.index].key))
-    save_figure7(run_dir / "figure7.png", panels,
-                 title=f"parts: ground truth (red), top-{cfg.top_k} predictions >= {cfg.conf_threshold} (green)")
-    atomic_write_text(run_dir / "report.md", metrics_markdown(metrics, figure="figure7.png"))
+    figure = None
+    if panels:  # figure_samples 0: no picture wanted
+        figure = "figure7.png"
+        save_figure7(run_dir / figure, panels,
+                     title=f"parts: ground truth (red), top-{cfg.top_k} predictions >= {cfg.conf_threshold} (green)")
+    atomic_write_text(run_dir / "report.md", metrics_markdown(metrics, figure=figure))
 
 
 def load_run_config(run_dir: Path) -> DetectorTrainConfig:
