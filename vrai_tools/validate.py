@@ -331,11 +331,15 @@ def _summarise(
                     vehicle_attrs[key] = v.attributes
     empty = Attributes()
     fields = list(Attributes.model_fields)
+    complete: dict[int, bool] = {}  # id of a vehicle's attributes -> every field set (one check per vehicle)
     attrs_done = parts_done = 0
     for ann in annotations.values():
         for inst in ann.instances:
             own, base = inst.attributes, vehicle_attrs.get(inst.key, empty)
-            if all(getattr(own, f) is not None or getattr(base, f) is not None for f in fields):
+            done = complete.get(id(base))
+            if done is None:
+                done = complete[id(base)] = all(getattr(base, f) is not None for f in fields)
+            if done or all(getattr(own, f) is not None or getattr(base, f) is not None for f in fields):
                 attrs_done += 1
             if inst.parts.state != "todo":
                 parts_done += 1
