@@ -154,9 +154,9 @@ def create_window(args: argparse.Namespace) -> QMainWindow:
     apply_options(args)
     if getattr(args, "human_eval", False):
         return human_eval_options.create_window(args, root, annotator, bindings, settings)
-    window = MainWindow(root, annotator, bindings, settings)
-    if args.clip:
-        window.open_target(args.stage or _default_stage(root, args.clip), args.clip)
+    window = MainWindow(root, annotator, bindings, settings, overview=not args.clip)
+    if args.clip and not window.open_target(args.stage or _default_stage(root, args.clip), args.clip):
+        window.show_overview()  # the reason is on screen; the overview lets the user pick another
     return window
 
 

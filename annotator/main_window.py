@@ -31,7 +31,11 @@ STATUS_MS = 6000
 
 class MainWindow(QMainWindow):
     def __init__(self, root: DatasetRoot, annotator: str, bindings: Mapping[str, tuple[str, ...]],
-                 settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+                 settings: QSettings | None = None, parent: QWidget | None = None, *,
+                 overview: bool = True) -> None:
+        """``overview=False``: the caller opens a clip or pair straight away, so the overview's
+        progress (every annotation file of the dataset, read in a worker) is not computed now,
+        where it would compete with that first open for the CPU; it is, once shown."""
         super().__init__(parent)
         self.root = root
         self.annotator = annotator
@@ -76,7 +80,11 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(settings.value("geometry"))
         else:
             self.resize(1280, 800)
-        self.show_overview()
+        if overview:
+            self.show_overview()
+        else:
+            self.stack.setCurrentWidget(self.overview)
+            self._enable_stage_actions(None)
 
     # ------------------------------------------------------------------ actions
     def _build_actions(self) -> None:
