@@ -70,7 +70,7 @@ def test_click_corners_carry_over_undo_redo_and_the_saved_file(qtbot, annotator_
     assert doc.instances_on(1) == [] and len(doc.proposals_on(1)) == len(truth0)
     key(qtbot, win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert len(doc.instances_on(1)) == len(truth0)
-    qtbot.waitUntil(lambda: doc.is_saved, timeout=2000)
+    qtbot.waitUntil(lambda: doc.is_saved, timeout=5000)  # the 2 s promise is timed in test_annotator_autosave
     on_disk = saved(synth_clip.root)
     assert on_disk.frames_done == [0] and len(on_disk.instances) == 2 * len(truth0)
     sources = sorted(i.provenance["corners"].source for i in on_disk.instances)
