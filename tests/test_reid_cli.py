@@ -306,3 +306,23 @@ def test_usage_errors(trained: tuple[Path, Path, str], tmp_path: Path) -> None:
 def test_help(cmd: str) -> None:
     code, out = run_cli(cmd, "--help")
     assert code == 0 and "Example" in out and "Usage: " in out
+
+
+@pytest.mark.slow
+def test_train_under_torchrun_with_two_processes(trained: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """What the README shows for DDP: `torchrun ... -m vrai_tools train`; gloo on the CPU, rank 0 reports."""
+    import os
+    import subprocess
+    import sys
+
+    root = trained[0]
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "vrai_tools",
+           "train", str(root), "--split", "s0", "--preset", "triplet", "--backbone", "resnet18", "--size", "32",
+           "--epochs", "1", "--batch-p", "2", "--batch-k", "2", "--workers", "0", "--out", str(out), "-q"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("next: vrai-tools evaluate") == 1  # one report, from rank 0
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["kind"] for r in history] == ["epoch", "eval"] and history[0]["images"] > 0

@@ -1,6 +1,7 @@
 """``vrai-tools train ROOT --split NAME --out RUN``: a ReID model (paper §4–5.1)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,8 @@ def command(ctx: click.Context, root: Path, out: Path, no_eval: bool, config_fil
         click.echo(text, err=True)
 
     result = train(cfg, out, resume=resume, quiet=quiet, echo=say)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports (and writes)
+        return
     cfg = cfg.resolved()
     evals = [r for r in result.history if r.get("kind") == "eval"]
     click.echo(f"{out}: {result.epochs_done} of {cfg.epochs} epochs of {cfg.preset} ({cfg.backbone}, {cfg.size} px, "
