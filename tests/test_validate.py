@@ -139,3 +139,19 @@ def test_not_a_dataset(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "dataset.json: no dataset.json" in result.output
     assert CliRunner().invoke(cli, ["validate", str(tmp_path / "nope")]).exit_code == 2
+
+
+def test_worker_processes_give_the_same_report(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At VRAI scale the clip files are checked in forked workers; the report must not change."""
+    from vrai_tools import validate as validate_module
+
+    doc = load(root / ANN)
+    doc["instances"][0]["bbox"][2] = 99.0  # one problem inside a clip file, found by a worker
+    write_json(root / ANN, doc)
+    serial = validate_root(root)
+    monkeypatch.setattr(validate_module, "PARALLEL_BYTES", 0)
+    forked = validate_root(root)
+    assert [str(p) for p in forked.problems] == [str(p) for p in serial.problems]
+    assert any("is not the smallest rectangle" in str(p) for p in forked.problems)
+    assert forked.counts == serial.counts and forked.stages == serial.stages
+    assert validate_module._FORK_STATE is None  # nothing left behind for the next call

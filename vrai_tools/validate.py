@@ -69,6 +69,86 @@ class _InstanceInfo:
     camera: str
 
 
+@dataclass
+class _ClipFacts:
+    """What the cross-file checks and the summary need of one annotation file: small enough to
+    send back from a worker process (the instances themselves are not)."""
+
+    path: Path
+    clip_id: str | None = None  # None: refused, or not a clip of the manifest
+    unreadable: bool = False
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (file, path, message)
+    frames: dict[str, int] = field(default_factory=dict)  # instance key -> frame
+    own_attributes: dict[str, tuple[object, ...]] = field(default_factory=dict)  # key -> its overrides, if any
+    parts_done: int = 0
+    frames_done: int = 0
+
+
+PARALLEL_BYTES = 32 << 20  # annotation files above this in all are checked in worker processes
+
+
+def _check_clip_file(path: Path, clips: dict[str, object], frames_of: dict[str, set[int]]) -> _ClipFacts:
+    facts = _ClipFacts(path)
+    sink = ValidationReport(path.parent)  # problems keyed by the absolute file, made relative by the caller
+    try:
+        ann = load_model(path, ClipAnnotations)
+    except DatasetFileError as e:
+        facts.unreadable = True
+        facts.problems.append((str(e.path), e.field or "", e.message))
+        return facts
+    if ann.clip_id != path.stem:
+        sink.add(path, "clip_id", f"{ann.clip_id!r} does not match the file name {path.stem!r}")
+    clip = clips.get(ann.clip_id)
+    if clip is None:
+        sink.add(path, "clip_id", f"clip {ann.clip_id!r} is not in dataset.json")
+    else:
+        facts.clip_id = ann.clip_id
+        scratch: dict[str, _InstanceInfo] = {}
+        _check_clip_annotations(sink, path, ann, clip, frames_of[ann.clip_id], scratch)
+        facts.frames = {k: v.frame for k, v in scratch.items()}
+        fields = list(Attributes.model_fields)
+        for inst in ann.instances:
+            own = inst.attributes.__dict__
+            if any(own[f] is not None for f in fields):  # most instances override nothing: not sent back
+                facts.own_attributes[inst.key] = tuple(own[f] for f in fields)
+            if inst.parts.state != "todo":
+                facts.parts_done += 1
+        facts.frames_done = len(ann.frames_done)
+    facts.problems.extend((str(path), p.path, p.message) for p in sink.problems)
+    return facts
+
+
+# The manifest's clips, for worker processes: forked after this is set, they inherit it
+# instead of receiving a pickled copy of 25,000 frames with every file.
+_FORK_STATE: tuple[dict[str, object], dict[str, set[int]]] | None = None
+
+
+def _check_clip_job(path: Path) -> _ClipFacts:
+    gc.disable()  # as in validate_root: many objects, no cycles
+    assert _FORK_STATE is not None
+    return _check_clip_file(path, *_FORK_STATE)
+
+
+def _clip_facts(paths: list[Path], clips: dict[str, object], frames_of: dict[str, set[int]]) -> list[_ClipFacts]:
+    """Each annotation file checked on its own, in file order; in parallel processes at VRAI scale,
+    where parsing and validating ~140k instances is most of the run."""
+    global _FORK_STATE
+    import multiprocessing
+
+    workers = min(os.cpu_count() or 1, len(paths))
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods() or \
+            sum(p.stat().st_size for p in paths) < PARALLEL_BYTES:
+        return [_check_clip_file(p, clips, frames_of) for p in paths]
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORK_STATE = (clips, frames_of)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_check_clip_job, paths, chunksize=1))
+    finally:
+        _FORK_STATE = None
+
+
 def validate_root(root: Path | str, check_files: bool = True) -> ValidationReport:
     """Check a dataset root. ``check_files=False`` skips image-existence checks (metadata-only datasets)."""
     # Hundreds of thousands of small objects stay alive until the end: the cyclic GC
@@ -104,23 +184,20 @@ def _validate(root: Path, check_files: bool) -> ValidationReport:
             checker.check(f"clips[{ci}].frames[{fi}].file", frame.file)
 
     instances: dict[str, _InstanceInfo] = {}
-    annotations: dict[str, ClipAnnotations] = {}
+    annotations: dict[str, _ClipFacts] = {}
     unreadable: set[str] = set()  # clips whose annotation file was refused: their keys are unknown, not missing
-    for path in sorted((ds.root / "annotations").glob("*.json")):
-        try:
-            ann = load_model(path, ClipAnnotations)
-        except DatasetFileError as e:
-            report.add_error(e)
-            unreadable.add(path.stem)
+    paths = sorted((ds.root / "annotations").glob("*.json"))
+    for facts in _clip_facts(paths, clips, frames_of):
+        for problem in facts.problems:
+            report.problems.append(Problem(report._rel(problem[0]), problem[1], problem[2]))
+        if facts.unreadable:
+            unreadable.add(facts.path.stem)
+        if facts.clip_id is None:
             continue
-        if ann.clip_id != path.stem:
-            report.add(path, "clip_id", f"{ann.clip_id!r} does not match the file name {path.stem!r}")
-        clip = clips.get(ann.clip_id)
-        if clip is None:
-            report.add(path, "clip_id", f"clip {ann.clip_id!r} is not in dataset.json")
-            continue
-        annotations[clip.id] = ann
-        _check_clip_annotations(report, path, ann, clip, frames_of[clip.id], instances)
+        annotations[facts.clip_id] = facts
+        camera = clips[facts.clip_id].camera
+        for key, frame in facts.frames.items():
+            instances[key] = _InstanceInfo(frame, camera)
 
     vehicle_pairs: dict[int, str] = {}
     vehicle_instances: dict[int, list[str]] = {}
@@ -171,13 +248,13 @@ class _PathChecker:
             if inside is None:
                 resolve_inside(self.ds.root, folder or ".")
                 self.folders[folder] = True
-            target = self.root / rel
-            if name in ("", ".", "..") or (self.check_files and target.is_symlink()):
+            target = self.root / rel if self.check_files else None  # 25k Paths saved with --no-files
+            if name in ("", ".", "..") or (target is not None and target.is_symlink()):
                 resolve_inside(self.ds.root, rel)
         except UnsafePathError as e:
             self.report.add(self.ds.manifest_path, where, str(e))
             return
-        if self.check_files and not os.path.exists(target):
+        if target is not None and not os.path.exists(target):
             self.report.add(self.ds.manifest_path, where, f"file {rel!r} does not exist")
 
 
@@ -302,7 +379,7 @@ def _check_split(
 def _summarise(
     report: ValidationReport,
     manifest: Manifest,
-    annotations: dict[str, ClipAnnotations],
+    annotations: dict[str, _ClipFacts],
     matchings: dict[str, PairMatching],
     instances: dict[str, _InstanceInfo],
     vehicle_instances: dict[int, list[str]],
@@ -331,21 +408,24 @@ def _summarise(
                     vehicle_attrs[key] = v.attributes
     empty = Attributes()
     fields = list(Attributes.model_fields)
-    complete: dict[int, bool] = {}  # id of a vehicle's attributes -> every field set (one check per vehicle)
+    complete: dict[int, tuple[object, ...]] = {}  # id of a vehicle's attributes -> its values (once per vehicle)
     attrs_done = parts_done = 0
-    for ann in annotations.values():
-        for inst in ann.instances:
-            own, base = inst.attributes, vehicle_attrs.get(inst.key, empty)
-            done = complete.get(id(base))
-            if done is None:
-                done = complete[id(base)] = all(getattr(base, f) is not None for f in fields)
-            if done or all(getattr(own, f) is not None or getattr(base, f) is not None for f in fields):
+    for facts in annotations.values():
+        parts_done += facts.parts_done
+        overrides = facts.own_attributes
+        for key in facts.frames:
+            base_attrs = vehicle_attrs.get(key, empty)
+            base = complete.get(id(base_attrs))
+            if base is None:
+                base = complete[id(base_attrs)] = tuple(getattr(base_attrs, f) for f in fields)
+            own = overrides.get(key)
+            if own is None:  # no override: the vehicle's values decide
+                attrs_done += None not in base
+            elif all(o is not None or b is not None for o, b in zip(own, base)):
                 attrs_done += 1
-            if inst.parts.state != "todo":
-                parts_done += 1
     n_inst = len(instances)
     report.stages = {
-        "corners": StageProgress(sum(len(a.frames_done) for a in annotations.values()), n_frames),
+        "corners": StageProgress(sum(a.frames_done for a in annotations.values()), n_frames),
         "matching": StageProgress(len(matched & instances.keys()), n_inst),
         "attributes": StageProgress(attrs_done, n_inst),
         "parts": StageProgress(parts_done, n_inst),
