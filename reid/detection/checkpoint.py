@@ -5,31 +5,24 @@ resolved config (plain JSON types), written atomically so a crash mid-write leav
 previous checkpoint intact. Loading uses ``weights_only=True`` (no pickled code runs) and
 a strict model load that names missing/unexpected keys.
 
-(The ReID engine had no shared checkpoint module when this was written; if one appears,
-this file should become a thin wrapper around it.)
+Reading and writing are the ReID engine's (:mod:`reid.engine.checkpoint`); this module
+only says what a detector checkpoint holds.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from vrai_tools.errors import VraiToolsError
-from vrai_tools.storage import atomic_write_bytes
-
+from ..engine.checkpoint import CheckpointError, read_state, write_state
 from .model import load_state_dict_strict
 
 FORMAT = "vrai-part-detector-checkpoint"
 VERSION = 1
 
 __all__ = ["CheckpointError", "load_checkpoint", "restore", "save_checkpoint"]
-
-
-class CheckpointError(VraiToolsError):
-    pass
 
 
 def save_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer | None,
@@ -46,25 +39,11 @@ def save_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Opti
         "scaler": scaler.state_dict() if scaler is not None else None,
         "extra": extra or {},
     }
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    write_state(path, state)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a part-detector checkpoint (format field missing or different)")
-    if state.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {state.get('version')} is not supported "
-                              f"(expected {VERSION})")
-    return state
+    return read_state(path, format=FORMAT, version=VERSION, what="part-detector", map_location=map_location)
 
 
 def restore(state: dict[str, Any], source: str, *, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,

@@ -26,11 +26,37 @@ from ..models.weights import load_state_dict_strict
 FORMAT = "vrai-reid-checkpoint"
 VERSION = 1
 
-__all__ = ["CheckpointError", "FORMAT", "capture_rng", "load_checkpoint", "restore_rng", "save_checkpoint"]
+__all__ = ["CheckpointError", "FORMAT", "capture_rng", "load_checkpoint", "read_state", "restore_rng",
+           "save_checkpoint", "write_state"]
 
 
 class CheckpointError(VraiToolsError):
     pass
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """``torch.save`` into memory, then one atomic write: a crash never leaves half a checkpoint."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def read_state(path: Path | str, *, format: str, version: int, what: str,
+               map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A checkpoint of ``format``/``version`` read with ``weights_only=True`` (no pickled code runs);
+    ``what`` names the kind in errors. Shared by the ReID and part-detector checkpoints."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path}: cannot read checkpoint safely ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or state.get("format") != format:
+        raise CheckpointError(f"{path}: not a {what} checkpoint (format field missing or different)")
+    if state.get("version") != version:
+        raise CheckpointError(f"{path}: checkpoint version {state.get('version')} is not supported (expected {version})")
+    return state
 
 
 def capture_rng() -> dict[str, Any]:
@@ -72,24 +98,11 @@ def save_checkpoint(path: Path, *, model: nn.Module, epoch: int, config: dict[st
         "history": history or [],
         "best": best,
     }
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    write_state(path, state)
 
 
 def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: cannot read checkpoint safely ({type(e).__name__}: {e})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a vrai-tools ReID checkpoint (format field missing or different)")
-    if state.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {state.get('version')} is not supported (expected {VERSION})")
-    return state
+    return read_state(path, format=FORMAT, version=VERSION, what="vrai-tools ReID", map_location=map_location)
 
 
 def restore_model(model: nn.Module, state: dict[str, Any], source: str) -> None:
