@@ -96,7 +96,7 @@ def test_embedder_gives_the_evaluation_features_of_the_same_crops(runs: dict[str
 
     ds = DatasetRoot(runs["data"])
     items = build_items(load_index(ds), ds.split("s0"), "query", crops="frames", size=SIZE).items
-    embedder = load_embedder(runs["multitask"])
+    embedder = load_embedder(runs["multitask"], rotations=1)  # one view: exactly the evaluation feature
     assert embedder.checkpoint.name == "last.pt" and embedder.size == SIZE  # no best.pt: not evaluated
     ref = extract_features(embedder.run_model.model, items, size=SIZE, device=torch.device("cpu"),
                            batch_size=5)["avg"]
@@ -113,6 +113,16 @@ def test_embedder_gives_the_evaluation_features_of_the_same_crops(runs: dict[str
     assert load_embedder(runs["multitask"] / "checkpoints" / "last.pt").size == SIZE
     with pytest.raises(ValueError, match="HxWx3 uint8"):
         embedder.embed([crops[0].astype(np.float32)])
+    # what the app ranks with: the mean of four quarter-turn views, so a vehicle seen at another
+    # heading (a quarter turn more) gets the same descriptor
+    four = load_embedder(runs["multitask"])
+    assert four.rotations == 4
+    views = [embedder.embed([np.ascontiguousarray(np.rot90(c, k)) for c in crops]) for k in range(4)]
+    mean = np.mean([v / np.linalg.norm(v, axis=1, keepdims=True) for v in views], axis=0)
+    np.testing.assert_allclose(four.embed(crops), mean, rtol=0, atol=1e-5)
+    turned = [np.ascontiguousarray(np.rot90(c)) for c in crops]
+    np.testing.assert_allclose(four.embed(turned), four.embed(crops), rtol=0, atol=1e-5)
+    assert not np.allclose(embedder.embed(turned), embedder.embed(crops), atol=1e-3)  # one view is not invariant
 
 
 def test_broken_runs_give_one_line_reasons(runs: dict[str, Path], tmp_path: Path) -> None:

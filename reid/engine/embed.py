@@ -131,11 +131,23 @@ def load_run_model(run: Path | str, device: str | torch.device = "cpu", batch_si
     return RunModel(model, spec, cfg, ckpt, int(state.get("epoch", 0)), dev, batch_size)
 
 
-class Embedder:
-    """``embed(crops) -> (N, D)``: the retrieval embedding (BN-neck, average pooling) of each crop."""
+# Quarter turns averaged by default when ranking matching candidates. A drone sees a vehicle
+# at any heading, and the training augmentation only rotates now and then (p 0.2): the mean
+# of the four L2-normalised views is a rotation-robust descriptor. Measured with
+# benchmarks/annotate_matching.py (a ResNet-18 run at 128 px): the true match at rank 1 for
+# 70 % of queries with one view, 87 % with four.
+ROTATIONS = 4
 
-    def __init__(self, run_model: RunModel) -> None:
+
+class Embedder:
+    """``embed(crops) -> (N, D)``: the retrieval embedding (BN-neck, average pooling) of each crop,
+    averaged over ``rotations`` quarter turns of it (1: the plain evaluation feature)."""
+
+    def __init__(self, run_model: RunModel, rotations: int = ROTATIONS) -> None:
+        if rotations not in (1, 2, 4):
+            raise ValueError(f"rotations must be 1, 2 or 4 quarter-turn views, not {rotations}")
         self.run_model = run_model
+        self.rotations = rotations
 
     @property
     def dim(self) -> int:
@@ -155,9 +167,17 @@ class Embedder:
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.run_model.run(list(crops), lambda out: {"avg": embedding(dict(out), "avg")})["avg"]
+        if self.rotations == 1:
+            return self._views(list(crops))
+        step = 4 // self.rotations  # 2 views: 0 and 180 degrees
+        views = [self._views([np.ascontiguousarray(np.rot90(c, k * step)) for c in crops]) for k in range(self.rotations)]
+        views = [v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12) for v in views]
+        return np.mean(views, axis=0).astype(np.float32)
+
+    def _views(self, crops: list[np.ndarray]) -> np.ndarray:
+        return self.run_model.run(crops, lambda out: {"avg": embedding(dict(out), "avg")})["avg"]
 
 
-def load_embedder(run: Path | str, device: str = "cpu") -> Embedder:
+def load_embedder(run: Path | str, device: str = "cpu", rotations: int = ROTATIONS) -> Embedder:
     """The annotator's stage-2 contract (:mod:`annotator.matching.model`)."""
-    return Embedder(load_run_model(run, device))
+    return Embedder(load_run_model(run, device), rotations)
