@@ -58,8 +58,11 @@ def command(out: Path, pairs: int, vehicles_per_pair: int, seconds: float, seed:
     from ..synth import SynthConfig, SynthError, parse_annotate, parse_resolution, run
 
     try:
-        width, height = parse_resolution(resolution)
         every = parse_every(every_text)
+    except VraiToolsError as e:
+        raise click.BadParameter(str(e), param_hint="'--every'") from None
+    try:
+        width, height = parse_resolution(resolution)
         annotate = parse_annotate(annotate_text)
         config = SynthConfig(pairs=pairs, vehicles_per_pair=vehicles_per_pair, seconds=seconds, seed=seed, width=width,
                              height=height, fps=fps, every=every, annotate=annotate, video=not no_video,
