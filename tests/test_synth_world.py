@@ -10,6 +10,7 @@ import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -19,7 +20,7 @@ from vrai_tools.storage import load_model
 from vrai_tools.synth import SynthConfig, generate, load_truth
 from vrai_tools.synth.config import ALTITUDE_RANGE
 from vrai_tools.synth.pipeline import MIN_ALTITUDE_GAP, build_pair
-from vrai_tools.synth.vehicles import make_catalog
+from vrai_tools.synth.vehicles import make_catalog, sample_vehicle
 
 CONFIG = SynthConfig(pairs=6, vehicles_per_pair=40, seconds=40, seed=2, video=False)
 
@@ -37,6 +38,36 @@ def test_every_type_colour_and_attribute_occurs(world: tuple[DatasetRoot, dict])
     for flag in FLAGS:  # each attribute is drawn on some vehicles and absent on others
         share = sum(bool(v["attributes"][flag]) for v in vehicles) / len(vehicles)
         assert 0.02 < share < 0.98, flag
+
+
+def _visible_features(layers: list, px_per_m: float = 40.0) -> Counter[str]:
+    """Pixels of each attribute's layers left showing once every layer is painted in order."""
+    pts = np.concatenate([ly.poly for ly in layers])
+    lo = pts.min(axis=0)
+    size = np.ceil((pts.max(axis=0) - lo) * px_per_m).astype(int) + 2
+    top = np.full((size[1], size[0]), -1, np.int32)
+    for k, ly in enumerate(layers):
+        cv2.fillPoly(top, [np.round((ly.poly - lo) * px_per_m).astype(np.int32)], k)
+    ids, counts = np.unique(top[top >= 0], return_counts=True)
+    shown: Counter[str] = Counter()
+    for k, n in zip(ids, counts):
+        if layers[k].feature:
+            shown[layers[k].feature] += int(n)
+    return shown
+
+
+def test_the_four_attributes_are_drawn_where_they_are_labelled() -> None:
+    catalog = make_catalog(np.random.default_rng([CONFIG.seed, 0]))
+    rng = np.random.default_rng(11)
+    seen: Counter[str] = Counter()
+    for vid in range(300):
+        spec = sample_vehicle(rng, catalog, vid)
+        flags = {f for f in FLAGS if spec.attributes()[f]}
+        shown = _visible_features(spec.layers)
+        assert set(shown) == flags, (vid, spec.type, flags, dict(shown))
+        assert all(n >= 20 for n in shown.values()), (vid, dict(shown))  # not hidden under later layers
+        seen.update(flags)
+    assert set(seen) == set(FLAGS)
 
 
 def test_types_have_their_own_shapes_and_sizes() -> None:
