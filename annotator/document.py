@@ -86,6 +86,18 @@ class BaseDocument(QObject):
         """The models to write and where; called on the UI thread, must be cheap and never shared mutably."""
         raise NotImplementedError
 
+    # --- what the stage table asks of every document class
+    @classmethod
+    def load(cls, root: DatasetRoot, manifest: Manifest, target: str, annotator: str,
+             read_only_reason: str = "") -> "BaseDocument":
+        """The document for clip or pair ``target``; raises ``DatasetFileError`` for a corrupt file."""
+        raise NotImplementedError
+
+    @classmethod
+    def files(cls, root: DatasetRoot, target: str) -> list[Path]:
+        """The files this document writes for ``target``: locked while it is open."""
+        raise NotImplementedError
+
     def title(self) -> str:
         raise NotImplementedError
 
@@ -148,6 +160,10 @@ class ClipDocument(BaseDocument):
         if not clip.frames:
             raise VraiToolsError(f"clip {clip_id} has no sampled frames yet (run vrai-tools extract-frames)")
         return cls(root, clip, root.annotations(clip_id, manifest), annotator, read_only_reason)
+
+    @classmethod
+    def files(cls, root: DatasetRoot, clip_id: str) -> list[Path]:
+        return [root.annotations_path(clip_id)]
 
     def title(self) -> str:
         return f"clip {self.clip_id}"

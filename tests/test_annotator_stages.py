@@ -98,6 +98,10 @@ def test_the_overview_opens_each_stage(qtbot, pair_root: Path) -> None:
         assert (window.current_stage, window.current_target) == (spec.id, target), overview.message.text()
         assert window.stack.currentWidget() is window.views[spec.id]
         assert window.views[spec.id].doc is window.doc and not window.doc.read_only
+        writes = {pair_root / "matching" / f"{pair_id}.json"} if spec.id in ("matching", "attributes") else set()
+        writes |= {pair_root / "annotations" / f"{c}.json" for c in (clip_id, clip_id[:-1] + "B")
+                   if spec.id in ("attributes", "parts") or c == clip_id and spec.id == "corners"}
+        assert set(pair_root.rglob("*.lock")) == {p.with_name(p.name + ".lock") for p in writes}  # what it writes, locked
         assert spec.title in window.windowTitle()
         # only this stage's menus and keys are live
         live = {a.scope for a in ACTIONS if a.id in window.actions_by_id and window.action(a.id).isEnabled()}

@@ -71,6 +71,11 @@ class MatchingDocument(BaseDocument):
         doc.sync_with_stage1(root, manifest)
         return doc
 
+    @classmethod
+    def files(cls, root: DatasetRoot, pair_id: str) -> list[Path]:
+        """Stage 2 writes the pair's matching file only (stage-1 boxes are read, never written)."""
+        return [root.matching_path(pair_id)]
+
     def sync_with_stage1(self, root: DatasetRoot, manifest: Manifest) -> None:
         """Build missing tracklets; not an undoable edit, but saved like one (unless read-only)."""
         clips = {c.id: (root.annotations(c.id, manifest), [f.index for f in c.frames])

@@ -1,29 +1,32 @@
 """The stages, registered in one place: the shell, the overview and the menus read this list.
 
-A new stage is a view (``StageView``), a document (``BaseDocument``) and one entry here,
-plus its rows in :data:`annotator.actions.ACTIONS` with ``scope`` = its id.
+A new stage is a view (``StageView``), a document (``BaseDocument``, with its ``load`` and
+``files``) and one row here, plus its rows in :data:`annotator.actions.ACTIONS` with
+``scope`` = its id.
 
-Stages 2–4 are listed through their ``stage`` modules (``ID``, ``TITLE``, ``UNIT``,
-``make_view``, ``load``, ``files``), which import their views and documents only when
-first used: those import :mod:`annotator.stages.base` and so cannot be imported while
-this package is still initialising.
+Views and documents are named as ``"module:Class"`` and imported when first used: they
+import :mod:`annotator.stages.base`, so they cannot be imported while this package is
+still initialising, and the app starts without loading every stage.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from types import ModuleType
-from typing import Callable, Literal
+from typing import Any, Literal
 
 from schemas import Manifest
 from vrai_tools.dataset import DatasetRoot
 
-from ..attributes import stage as attributes_stage
-from ..document import BaseDocument, ClipDocument
-from ..matching import stage as matching_stage
-from ..parts import stage as parts_stage
+from ..document import BaseDocument
 from .base import StageView
-from .corners.view import CornersView
+
+
+@cache
+def _resolve(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -31,22 +34,31 @@ class StageSpec:
     id: str
     title: str
     unit: Literal["clip", "pair"]  # what the overview opens it on
-    view: Callable[[], StageView]
-    # (root, manifest, clip or pair id, annotator, read-only reason) -> document; raises DatasetFileError
-    load: Callable[[DatasetRoot, Manifest, str, str, str], BaseDocument]
-    files: Callable[[DatasetRoot, str], list[Path]]  # the files it writes, locked while open
+    view_class: str  # "module:Class" of its StageView
+    document_class: str  # "module:Class" of its BaseDocument
 
+    def view(self) -> StageView:
+        return _resolve(self.view_class)()
 
-def _from_module(m: ModuleType) -> StageSpec:
-    return StageSpec(m.ID, m.TITLE, m.UNIT, m.make_view, m.load, m.files)
+    def load(self, root: DatasetRoot, manifest: Manifest, target: str, annotator: str,
+             read_only_reason: str = "") -> BaseDocument:
+        """The document for clip or pair ``target``; raises ``DatasetFileError`` for a corrupt file."""
+        return _resolve(self.document_class).load(root, manifest, target, annotator, read_only_reason)
+
+    def files(self, root: DatasetRoot, target: str) -> list[Path]:
+        """The files the stage writes for ``target``, locked while it is open."""
+        return _resolve(self.document_class).files(root, target)
 
 
 STAGES: tuple[StageSpec, ...] = (
-    StageSpec("corners", "1 · Corners → box", "clip", CornersView, ClipDocument.load,
-              lambda root, clip_id: [root.annotations_path(clip_id)]),
-    _from_module(matching_stage),
-    _from_module(attributes_stage),
-    _from_module(parts_stage),
+    StageSpec("corners", "1 · Corners → box", "clip",
+              "annotator.stages.corners.view:CornersView", "annotator.document:ClipDocument"),
+    StageSpec("matching", "2 · Cross-camera matching", "pair",
+              "annotator.matching.view:MatchingView", "annotator.matching.document:MatchingDocument"),
+    StageSpec("attributes", "3 · Attributes", "pair",
+              "annotator.attributes.view:AttributesView", "annotator.attributes.document:AttributesDocument"),
+    StageSpec("parts", "4 · Parts", "pair",
+              "annotator.parts.view:PartsView", "annotator.parts.document:PartsDocument"),
 )
 STAGE_IDS: tuple[str, ...] = tuple(s.id for s in STAGES)
 
