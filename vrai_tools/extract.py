@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 import os
-import queue
 import re
 import shutil
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Sequence
@@ -27,6 +27,7 @@ from .errors import VideoError, VraiToolsError
 from .frames import SampleResult, sample_video
 from .storage import FileLock, dump_model
 from .telemetry import Telemetry, parse_srt, sidecar_for
+from .workers import Ticks, run_jobs
 
 __all__ = ["ClipJob", "ClipOutcome", "ExtractError", "ExtractReport", "clip_id_from_path", "extract_clips",
            "plan_jobs"]
@@ -117,14 +118,6 @@ def plan_jobs(items: Sequence[tuple[Path, str, str, str | None]]) -> list[ClipJo
 
 # --------------------------------------------------------------------------- worker side
 
-_progress_queue: Any = None
-
-
-def _init_worker(q: Any) -> None:
-    global _progress_queue
-    _progress_queue = q
-
-
 def _rel_inside(root: Path, path: Path) -> str | None:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
@@ -203,14 +196,7 @@ def _run_job(job: ClipJob, root_s: str, every: float, jpeg_quality: int) -> Clip
     parent can register the other clips whatever happens to this one."""
     root = Path(root_s)
     out = ClipOutcome(job=job)
-    q = _progress_queue
-    last = [0]
-
-    def tick(decoded: int) -> None:
-        if q is not None and decoded - last[0] >= 16:
-            q.put(decoded - last[0])
-            last[0] = decoded
-
+    tick = Ticks()
     try:
         tel: Telemetry | None = None
         srt = sidecar_for(job.video)
@@ -252,8 +238,7 @@ def _run_job(job: ClipJob, root_s: str, every: float, jpeg_quality: int) -> Clip
     except OSError as e:
         out.fatal = f"{job.video}: {e.strerror or e}"
     finally:
-        if q is not None and out.decoded - last[0] > 0:
-            q.put(out.decoded - last[0])
+        tick.finish(out.decoded)
     return out
 
 
@@ -308,22 +293,6 @@ def _merge(manifest: Manifest, clip: Clip) -> None:
     manifest.clips.sort(key=lambda c: (c.pair, c.camera, c.id))
 
 
-def _ticks(q: Any, futures: list[Future[ClipOutcome]]) -> Iterator[None]:
-    while True:
-        try:
-            n = q.get(timeout=0.1)
-        except queue.Empty:
-            if all(f.done() for f in futures):
-                while True:  # what was queued just before the last worker finished
-                    try:
-                        n = q.get_nowait()
-                    except queue.Empty:
-                        return
-                    yield from (None for _ in range(n))
-            continue
-        yield from (None for _ in range(n))
-
-
 def _result(future: Future[ClipOutcome], job: ClipJob) -> ClipOutcome:
     try:
         return future.result()
@@ -360,30 +329,10 @@ def extract_clips(root: Path, jobs: Sequence[ClipJob], every: float = 0.5, *, wo
             manifest = ds.manifest()
             _check_against_manifest(manifest, jobs, root, every)
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-        executor: Executor
-        if n_workers == 1:
-            q: Any = queue.Queue()
-            _init_worker(q)
-            executor = ThreadPoolExecutor(max_workers=1)
-        else:
-            import multiprocessing
-
-            ctx = multiprocessing.get_context("spawn")  # no fork of a process holding decoder threads
-            q = ctx.Queue()
-            executor = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker,
-                                           initargs=(q,))
-        try:
-            futures = [executor.submit(_run_job, j, str(root), every, jpeg_quality) for j in jobs]
-            ticks = _ticks(q, futures)
-            if progress is not None:
-                progress(ticks, total)
-            for _ in ticks:
-                pass
-            outcomes = [_result(f, j) for f, j in zip(futures, jobs)]
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
-            if n_workers == 1:
-                _init_worker(None)
+        bar = None if progress is None else (lambda ticks: progress(ticks, total))
+        futures = run_jobs(partial(_run_job, root_s=str(root), every=every, jpeg_quality=jpeg_quality), jobs,
+                           n_workers, bar)
+        outcomes = [_result(f, j) for f, j in zip(futures, jobs)]
 
         registered = [o.clip for o in outcomes if o.clip is not None]
         written = False

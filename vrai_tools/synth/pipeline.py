@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
 import shutil
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -30,6 +29,7 @@ from .. import __version__
 from ..dataset import DatasetRoot
 from ..storage import atomic_write_text
 from ..telemetry import parse_srt, write_srt
+from ..workers import Ticks, run_jobs
 from .config import SynthConfig, SynthError
 from .flight import Camera, Flight, make_flight, telemetry_records
 from .labels import SampledFrameRef, TruthInstance, build_annotations, build_matching, clip_instances
@@ -158,32 +158,13 @@ class _ClipDone:
     duration: float | None
 
 
-_ticks_q: Any = None
-
-
-def _init_worker(q: Any, single_thread: bool) -> None:
-    global _ticks_q
-    _ticks_q = q
-    if single_thread:  # one clip per core: OpenCV's own threads would only fight each other
-        import cv2
-
-        cv2.setNumThreads(1)
-
-
 def _render_job(job: _ClipJob) -> _ClipDone:
     """Render one clip to MP4, then sample it like ``extract-frames`` does. Progress: one tick
     per frame rendered and one per frame decoded."""
     from ..frames import sample_video
     from .render import ClipRenderer
 
-    q = _ticks_q
-    sent = [0]
-
-    def tick(done: int) -> None:
-        if q is not None and done - sent[0] >= 16:
-            q.put(done - sent[0])
-            sent[0] = done
-
+    tick = Ticks()
     root = Path(job.root)
     video = root / "videos" / f"{job.plan.clip_id}.mp4"
     video.parent.mkdir(parents=True, exist_ok=True)
@@ -192,55 +173,18 @@ def _render_job(job: _ClipJob) -> _ClipDone:
     result = sample_video(video, DatasetRoot(root).frames_dir(job.plan.clip_id), job.every,
                           jpeg_quality=job.look.jpeg_quality, skip_existing=False,
                           on_frame=lambda d: tick(job.n_frames + d))
-    if q is not None and 2 * job.n_frames > sent[0]:
-        q.put(2 * job.n_frames - sent[0])
+    tick.finish(2 * job.n_frames)
     if result.error:
         raise SynthError(f"the video just written could not be read back: {result.error}")
     refs = [SampledFrameRef(index=f.index, timestamp=f.timestamp, video_frame=f.video_frame) for f in result.frames]
     return _ClipDone(job.plan.clip_id, refs, result.duration)
 
 
-def _drain(q: Any, futures: list[Future[_ClipDone]]) -> Iterator[None]:
-    while True:
-        try:
-            n = q.get(timeout=0.1)
-        except queue.Empty:
-            if all(f.done() for f in futures):
-                while True:
-                    try:
-                        n = q.get_nowait()
-                    except queue.Empty:
-                        return
-                    yield from (None for _ in range(n))
-            continue
-        yield from (None for _ in range(n))
-
-
-def _executor(workers: int) -> tuple[Executor, Any]:
-    """Worker processes (spawned: no fork of a process that may hold decoder threads), or one
-    thread when a single worker is asked for; and the queue their progress ticks come back on."""
-    if workers <= 1:
-        q: Any = queue.Queue()
-        return ThreadPoolExecutor(max_workers=1, initializer=_init_worker, initargs=(q, False)), q
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    q = ctx.Queue()
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(q, True)), q
-
-
 def _render_all(jobs: list[_ClipJob], workers: int, progress: Progress | None) -> dict[str, _ClipDone]:
-    executor, q = _executor(workers)
-    try:
-        futures = [executor.submit(_render_job, j) for j in jobs]
-        ticks = _drain(q, futures)
-        if progress is not None:
-            progress(ticks, 2 * sum(j.n_frames for j in jobs), "Rendering")
-        for _ in ticks:
-            pass
-        return {d.clip_id: d for d in (f.result() for f in futures)}
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    total = 2 * sum(j.n_frames for j in jobs)
+    bar = None if progress is None else (lambda ticks: progress(ticks, total, "Rendering"))
+    futures = run_jobs(_render_job, jobs, workers, bar, single_thread_opencv=True)
+    return {d.clip_id: d for d in (f.result() for f in futures)}
 
 
 # --------------------------------------------------------------------------- the whole dataset
@@ -332,8 +276,7 @@ def _metadata_pair_job(root: str, config: SynthConfig, index: int) -> _PairResul
     w = build_pair(config, catalog, index)
     durations = {p.clip_id: round(config.frames_per_clip / config.fps, 6) for p in w.plans.values()}
     result = _pair_outputs(Path(root), config, w, {p.clip_id: w.refs[k] for k, p in w.plans.items()}, durations)
-    if _ticks_q is not None:
-        _ticks_q.put(1)
+    Ticks().finish(1)
     return result
 
 
@@ -343,17 +286,10 @@ def _metadata_pairs(root: Path, config: SynthConfig, progress: Progress | None) 
     else:  # a worker costs a second to start: only for VRAI-sized runs
         big = config.pairs * config.vehicles_per_pair * config.seconds >= METADATA_PROCESS_THRESHOLD
         workers = (os.cpu_count() or 1) if big else 1
-    executor, q = _executor(max(1, min(workers, config.pairs)))
-    try:
-        futures = [executor.submit(_metadata_pair_job, str(root), config, i) for i in range(config.pairs)]
-        ticks = _drain(q, futures)
-        if progress is not None:
-            progress(ticks, config.pairs, "Pairs")
-        for _ in ticks:
-            pass
-        return [f.result() for f in futures]
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    bar = None if progress is None else (lambda ticks: progress(ticks, config.pairs, "Pairs"))
+    futures = run_jobs(partial(_metadata_pair_job, str(root), config), range(config.pairs),
+                       max(1, min(workers, config.pairs)), bar)
+    return [f.result() for f in futures]
 
 
 def _write(root: Path, config: SynthConfig, progress: Progress | None) -> SynthReport:
