@@ -106,8 +106,11 @@ def test_the_overview_opens_each_stage(qtbot, pair_root: Path) -> None:
         # only this stage's menus and keys are live
         live = {a.scope for a in ACTIONS if a.id in window.actions_by_id and window.action(a.id).isEnabled()}
         assert live == {APP, spec.id}
+        wiring = window.views[spec.id]._wiring
+        assert wiring._links  # the view recorded what it hooked up to the document...
         window.action("app.overview").trigger()
         assert window.doc is None and window.stack.currentWidget() is overview
+        assert not wiring._links and not wiring._owned  # ...and undid all of it on closing
         qtbot.waitUntil(lambda: not overview.loading and tree.topLevelItemCount() > 0, timeout=10000)
     assert not list(pair_root.rglob("*.lock"))  # every lock given back
     window.close()

@@ -16,6 +16,7 @@ from schemas import Attributes
 
 from ..document import BaseDocument
 from ..stages.base import StageView
+from ..wiring import DocumentWiring
 from . import options
 from .controller import AttributesController
 from .crops import CropCache
@@ -43,6 +44,7 @@ class AttributesView(StageView):
         self.doc: AttributesDocument | None = None
         self.controller: AttributesController | None = None
         self.crops: CropCache | None = None
+        self._wiring = DocumentWiring()
         self.model_run: Path | None = None
         self._shown_group: str | None = None
         self.header = QLabel(self)
@@ -85,14 +87,14 @@ class AttributesView(StageView):
         assert isinstance(doc, AttributesDocument)
         self.clear_document()
         self.doc = doc
-        self.crops = CropCache(doc.root, lambda k: (*doc.frame_file(k), doc.instance(k).bbox), parent=self)
-        self.crops.ready.connect(self._crop_ready)
-        self.controller = AttributesController(doc, parent=self)
-        self.controller.changed.connect(self.refresh)
-        self.controller.message.connect(self.status.emit)
-        doc.instancesChanged.connect(self._doc_changed)
-        doc.vehiclesChanged.connect(self._doc_changed)
-        doc.proposalsChanged.connect(self._doc_changed)
+        w = self._wiring
+        self.crops = w.own(CropCache(doc.root, lambda k: (*doc.frame_file(k), doc.instance(k).bbox), parent=self))
+        w.connect(self.crops.ready, self._crop_ready)
+        self.controller = w.own(AttributesController(doc, parent=self))
+        w.connect(self.controller.changed, self.refresh)
+        w.connect(self.controller.message, self.status.emit)
+        for sig in (doc.instancesChanged, doc.vehiclesChanged, doc.proposalsChanged):
+            w.connect(sig, self._doc_changed)
         self._fill_vehicles()
         self.refresh()
         if not doc.groups:
@@ -103,14 +105,7 @@ class AttributesView(StageView):
         self.setFocus()
 
     def clear_document(self) -> None:
-        if self.crops is not None:
-            self.crops.close()
-            self.crops.deleteLater()
-        if self.controller is not None:
-            self.controller.deleteLater()
-        if self.doc is not None:
-            for sig in (self.doc.instancesChanged, self.doc.vehiclesChanged, self.doc.proposalsChanged):
-                sig.disconnect(self._doc_changed)
+        self._wiring.release()
         self._pool.clear()
         self.doc = self.controller = self.crops = None
         self._shown_group = None
@@ -172,7 +167,6 @@ class AttributesView(StageView):
         self.refresh()
 
     def _crop_ready(self, key: str) -> None:
-        c = self.controller
         tile = self.grid.tiles.get(key)
         if tile is not None and self.crops is not None:
             tile.set_pixmap(thumbnail(self.crops.get(key), self.grid.side))

@@ -18,7 +18,6 @@ import time
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
@@ -37,6 +36,7 @@ from vrai_tools.matching_rules import DEFAULT_WINDOW, Candidate
 
 from ..document import BaseDocument, EditRefused
 from ..stages.base import StageView
+from ..wiring import DocumentWiring
 from .document import MatchingDocument
 from .options import MODEL_ENV, model_run, set_model_run  # noqa: F401  (set_model_run: the app's --model)
 from .ranking import AppearanceService
@@ -74,6 +74,7 @@ class MatchingView(StageView):
         super().__init__(parent)
         self.doc: MatchingDocument | None = None
         self.service: AppearanceService | None = None
+        self._wiring = DocumentWiring()
         self.camera = "A"  # the query camera
         self.query: str | None = None
         self.window = DEFAULT_WINDOW
@@ -198,13 +199,14 @@ class MatchingView(StageView):
         self.clear_document()
         self.doc = doc
         assert doc.root is not None
-        self.service = AppearanceService(doc.root, doc.ctx, model_run(), parent=self)
-        self.service.cropsReady.connect(self._crops_ready)
-        self.service.ranked.connect(self._ranked)
-        self.service.frameReady.connect(self._frame_ready)
-        self.service.message.connect(self.status.emit)
+        w = self._wiring
+        self.service = s = w.own(AppearanceService(doc.root, doc.ctx, model_run(), parent=self))
+        w.connect(s.cropsReady, self._crops_ready)
+        w.connect(s.ranked, self._ranked)
+        w.connect(s.frameReady, self._frame_ready)
+        w.connect(s.message, self.status.emit)
         self.review.set_document(doc, self.service)
-        doc.matchingChanged.connect(self._doc_changed)
+        w.connect(doc.matchingChanged, self._doc_changed)
         self.history = []
         self.camera = "A" if "A" in doc.ctx.clips else next(iter(doc.ctx.clips), "A")
         self.query = doc.next_undecided(self.camera) or next(iter(doc.query_order(self.camera)), None)
@@ -216,11 +218,7 @@ class MatchingView(StageView):
         self.setFocus()
 
     def clear_document(self) -> None:
-        if self.service is not None:
-            self.service.close()
-            self.service.deleteLater()
-        if self.doc is not None:
-            self.doc.matchingChanged.disconnect(self._doc_changed)
+        self._wiring.release()
         self.doc = None
         self.service = None
         self.query = None

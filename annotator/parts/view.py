@@ -15,6 +15,7 @@ from ..attributes.crops import CropCache
 from ..attributes.tiles import CropGrid, thumbnail
 from ..document import BaseDocument
 from ..stages.base import StageView
+from ..wiring import DocumentWiring
 from . import options
 from .canvas import COLOURS, PartsCanvas
 from .controller import PartsController
@@ -38,6 +39,7 @@ class PartsView(StageView):
         self.doc: PartsDocument | None = None
         self.controller: PartsController | None = None
         self.crops: CropCache | None = None
+        self._wiring = DocumentWiring()
         self.detector: Path | None = None
         self._shown_group: str | None = None
         self._shown_key: str | None = None
@@ -71,13 +73,14 @@ class PartsView(StageView):
         assert isinstance(doc, PartsDocument)
         self.clear_document()
         self.doc = doc
-        self.crops = CropCache(doc.root, lambda k: (*doc.frame_file(k), doc.instance(k).bbox), parent=self)
-        self.crops.ready.connect(self._crop_ready)
-        self.controller = PartsController(doc, parent=self)
-        self.controller.changed.connect(self.refresh)
-        self.controller.message.connect(self.status.emit)
-        doc.instancesChanged.connect(self._doc_changed)
-        doc.proposalsChanged.connect(self._doc_changed)
+        w = self._wiring
+        self.crops = w.own(CropCache(doc.root, lambda k: (*doc.frame_file(k), doc.instance(k).bbox), parent=self))
+        w.connect(self.crops.ready, self._crop_ready)
+        self.controller = w.own(PartsController(doc, parent=self))
+        w.connect(self.controller.changed, self.refresh)
+        w.connect(self.controller.message, self.status.emit)
+        for sig in (doc.instancesChanged, doc.proposalsChanged):
+            w.connect(sig, self._doc_changed)
         self.canvas.set_controller(self.controller)
         self.refresh()
         self.detector = options.DETECTOR
@@ -86,14 +89,7 @@ class PartsView(StageView):
         self.canvas.setFocus()
 
     def clear_document(self) -> None:
-        if self.crops is not None:
-            self.crops.close()
-            self.crops.deleteLater()
-        if self.controller is not None:
-            self.controller.deleteLater()
-        if self.doc is not None:
-            self.doc.instancesChanged.disconnect(self._doc_changed)
-            self.doc.proposalsChanged.disconnect(self._doc_changed)
+        self._wiring.release()
         self._pool.clear()
         self.doc = self.controller = self.crops = None
         self._shown_group = self._shown_key = None

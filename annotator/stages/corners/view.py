@@ -14,6 +14,7 @@ from PyQt6.QtWidgets import (
 
 from ...document import BaseDocument, ClipDocument
 from ...frame_cache import FrameCache
+from ...wiring import DocumentWiring
 from ..base import StageView
 from .canvas import CornersCanvas
 from .controller import CornersController, Selection
@@ -33,6 +34,7 @@ class CornersView(StageView):
         self.doc: ClipDocument | None = None
         self.controller: CornersController | None = None
         self.cache: FrameCache | None = None
+        self._wiring = DocumentWiring()
         self.shown_frame: int | None = None  # whose pixels are on the canvas (None: placeholder)
         self.canvas = CornersCanvas(self)
         self.frame_bar = FrameBar(self)
@@ -59,33 +61,24 @@ class CornersView(StageView):
         assert isinstance(doc, ClipDocument)
         self.clear_document()
         self.doc = doc
-        self.cache = FrameCache(doc.root, doc.clip, parent=self)
-        self.cache.ready.connect(self._frame_ready)
-        doc.instancesChanged.connect(self._doc_changed)
-        doc.proposalsChanged.connect(self._doc_changed)
-        doc.framesDoneChanged.connect(self._update_states)
-        self.controller = CornersController(doc, self.cache, parent=self)
-        c = self.controller
-        c.frameChanged.connect(self._frame_changed)
-        c.selectionChanged.connect(self._selection_changed)
-        c.draftChanged.connect(self.canvas.refresh_draft)
-        c.message.connect(self.status.emit)
+        w = self._wiring
+        self.cache = w.own(FrameCache(doc.root, doc.clip, parent=self))
+        w.connect(self.cache.ready, self._frame_ready)
+        w.connect(doc.instancesChanged, self._doc_changed)
+        w.connect(doc.proposalsChanged, self._doc_changed)
+        w.connect(doc.framesDoneChanged, self._update_states)
+        self.controller = c = w.own(CornersController(doc, self.cache, parent=self))
+        w.connect(c.frameChanged, self._frame_changed)
+        w.connect(c.selectionChanged, self._selection_changed)
+        w.connect(c.draftChanged, self.canvas.refresh_draft)
+        w.connect(c.message, self.status.emit)
         self.canvas.set_controller(c)
         self._update_states()
         self._frame_changed()
         self.canvas.setFocus()
 
     def clear_document(self) -> None:
-        if self.controller is not None:
-            self.controller.close()
-            self.controller.deleteLater()
-        if self.cache is not None:
-            self.cache.close()
-            self.cache.deleteLater()
-        if self.doc is not None:
-            self.doc.instancesChanged.disconnect(self._doc_changed)
-            self.doc.proposalsChanged.disconnect(self._doc_changed)
-            self.doc.framesDoneChanged.disconnect(self._update_states)
+        self._wiring.release()
         self.doc = self.controller = self.cache = None
         self.shown_frame = None
         self.canvas.set_controller(None)
