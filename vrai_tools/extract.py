@@ -14,8 +14,8 @@ import re
 import shutil
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Sequence
 

@@ -76,8 +76,8 @@ class ClipRenderer:
         self._ground(rng)
         w, h = self.cam.width, self.cam.height
         # Sensor noise in one saturating add per frame: everything is drawn ``lift`` grey levels
-        # darker and the noise pattern carries ``lift`` on top (a sensor's black level); 4
-        # standard deviations, so the pattern never clips.
+        # darker and the noise pattern carries ``lift`` on top (a sensor's black level): 4
+        # standard deviations, so the pattern clips at 0 only in the far tail.
         self._lift = int(math.ceil(4 * look.noise))
         noise = np.round(rng.normal(0, look.noise, (h + 32, w + 32, 3))) + self._lift
         self._noise = np.clip(noise, 0, 255).astype(np.uint8)
