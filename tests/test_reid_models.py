@@ -269,3 +269,18 @@ def test_pretrained_from_a_reid_checkpoint_skips_an_identity_head_of_other_vehic
     other = ReidModel(ModelSpec("resnet50"))
     with pytest.raises(WeightsError, match="weights do not fit"):
         load_pretrained(other, tmp_path / "last.pt")
+
+
+def test_a_checkpoint_gives_back_its_model_or_names_what_is_wrong() -> None:
+    from reid.engine.checkpoint import CheckpointError, model_from_checkpoint
+
+    spec = ModelSpec("resnet18", num_ids=3, attributes=True)
+    trained = ReidModel(spec)
+    state = {"spec": spec.to_dict(), "model": trained.state_dict()}
+    again = model_from_checkpoint(state, "run/best.pt")
+    assert again.spec == spec
+    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), again.state_dict().values()))
+    with pytest.raises(CheckpointError, match=r"run/best.pt: the checkpoint's model spec is missing or unknown"):
+        model_from_checkpoint({"spec": {**spec.to_dict(), "heads": 9}, "model": {}}, "run/best.pt")
+    with pytest.raises(CheckpointError, match="model spec is missing"):
+        model_from_checkpoint({"model": {}}, "run/best.pt")

@@ -21,12 +21,13 @@ from torch import nn
 from vrai_tools.errors import VraiToolsError
 from vrai_tools.storage import atomic_write_bytes
 
+from ..models.reid_model import ModelSpec, ReidModel
 from ..models.weights import load_state_dict_strict
 
 FORMAT = "vrai-reid-checkpoint"
 VERSION = 1
 
-__all__ = ["CheckpointError", "FORMAT", "capture_rng", "load_checkpoint", "read_state", "restore_rng",
+__all__ = ["CheckpointError", "FORMAT", "capture_rng", "load_checkpoint", "model_from_checkpoint", "read_state", "restore_rng",
            "save_checkpoint", "write_state"]
 
 
@@ -105,5 +106,13 @@ def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") 
     return read_state(path, format=FORMAT, version=VERSION, what="vrai-tools ReID", map_location=map_location)
 
 
-def restore_model(model: nn.Module, state: dict[str, Any], source: str) -> None:
+def model_from_checkpoint(state: dict[str, Any], source: str) -> ReidModel:
+    """The trained model a checkpoint holds: built from its spec, every weight loaded or the
+    mismatch named."""
+    try:
+        spec = ModelSpec(**state["spec"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{source}: the checkpoint's model spec is missing or unknown ({e})") from None
+    model = ReidModel(spec)
     load_state_dict_strict(model, state["model"], source)
+    return model

@@ -33,9 +33,8 @@ from vrai_tools.errors import VraiToolsError
 from ..config import TrainConfig, load_config, parse_config
 from ..data.transforms import eval_transforms
 from ..models.reid_model import ModelSpec, ReidModel, embedding
-from ..models.weights import load_state_dict_strict
 from ..runs import RunDir
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint
 from .setup import resolve_device
 
 __all__ = ["Embedder", "RunModel", "crop_batch", "find_checkpoint", "load_embedder", "load_run_model"]
@@ -120,15 +119,10 @@ def load_run_model(run: Path | str, device: str | torch.device = "cpu", batch_si
         ckpt = path
         state = load_checkpoint(ckpt)
         cfg = parse_config(state.get("config"), f"{ckpt} (config)")
-    try:
-        spec = ModelSpec(**state["spec"])
-    except (KeyError, TypeError) as e:
-        raise VraiToolsError(f"{ckpt}: the checkpoint's model spec is missing or unknown ({e})") from None
-    model = ReidModel(spec)
-    load_state_dict_strict(model, state["model"], str(ckpt))
+    model = model_from_checkpoint(state, str(ckpt))
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     model.to(dev).eval().requires_grad_(False)
-    return RunModel(model, spec, cfg, ckpt, int(state.get("epoch", 0)), dev, batch_size)
+    return RunModel(model, model.spec, cfg, ckpt, int(state.get("epoch", 0)), dev, batch_size)
 
 
 # Quarter turns averaged by default when ranking matching candidates. A drone sees a vehicle

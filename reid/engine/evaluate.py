@@ -20,17 +20,17 @@ from typing import Any, Callable, Literal
 import numpy as np
 import torch
 
-from schemas import COLORS, FLAGS, TYPES, MetricsProvenance, ReidMetrics
+from schemas import TYPES, MetricsProvenance, ReidMetrics
 from vrai_tools.dataset import DatasetRoot
 from vrai_tools.errors import VraiToolsError
 from vrai_tools.storage import atomic_write_text, dump_model
 
 from ..config import TrainConfig, load_config
 from ..data.items import ReidItem
-from ..models.reid_model import ModelSpec, ReidModel
-from ..models.weights import load_pretrained, load_state_dict_strict
+from ..models.reid_model import ReidModel
+from ..models.weights import load_pretrained
 from ..runs import RunDir
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_from_checkpoint
 from .extract import extract_features
 from .scoring import Scored, score_features
 from .setup import build_model, load_data, model_spec, resolve_device
@@ -88,8 +88,7 @@ def _load_model(run: RunDir, cfg: TrainConfig, checkpoint: str | None, root: Pat
         return model, "init", 0
     path = {"last": run.last, "best": run.best}.get(which, Path(which))
     state = load_checkpoint(path)
-    model = ReidModel(ModelSpec(**state["spec"]))
-    load_state_dict_strict(model, state["model"], str(path))
+    model = model_from_checkpoint(state, str(path))
     name = which if which in ("last", "best") else Path(which).stem
     return model, name, int(state["epoch"])
 
